@@ -140,27 +140,20 @@ type envelope struct {
 }
 
 // ConvertEvent walks a Lambda DynamoDB Streams event payload and calls fn for
-// every record, in order. It returns the number of records seen. A payload
-// that is not valid JSON, or has no Records array, returns an error before
-// fn has been called for any record after the fault; fn's own error stops
-// the walk and is returned as is.
+// every record, in order, validating the whole payload as it goes. It
+// returns the number of records seen. A payload that is not valid JSON, or
+// has no Records array, returns a *SyntaxError, possibly after fn has seen
+// the records before the fault: a caller must treat the batch as a whole
+// and discard what it gathered. fn's own error stops the walk and is
+// returned as is.
 func (c *Converter) ConvertEvent(payload []byte, fn func(*Record) error) (int, error) {
 	i := skipWS(payload, 0)
 	if i >= len(payload) || payload[i] != '{' {
 		return 0, syntaxErr(i, "event must be a JSON object")
 	}
-	// Validate the whole document first: records must never be delivered
-	// from an event whose tail turns out to be corrupt.
-	end, err := skipValue(payload, i, 0)
-	if err != nil {
-		return 0, err
-	}
-	if j := skipWS(payload, end); j != len(payload) {
-		return 0, syntaxErr(j, "data after the event object")
-	}
 	n := 0
 	found := false
-	_, err = members(payload, i, 0, func(key []byte, v int) (int, error) {
+	end, err := members(payload, i, 0, func(key []byte, v int) (int, error) {
 		if string(key) != "Records" {
 			return skipValue(payload, v, 1)
 		}
@@ -188,6 +181,9 @@ func (c *Converter) ConvertEvent(payload []byte, fn func(*Record) error) (int, e
 	if err != nil {
 		return n, err
 	}
+	if j := skipWS(payload, end); j != len(payload) {
+		return n, syntaxErr(j, "data after the event object")
+	}
 	if !found {
 		return 0, syntaxErr(i, "event has no Records array")
 	}
@@ -210,6 +206,9 @@ func elements(b []byte, i, depth int, fn func(v int) (int, error)) (int, error) 
 		return i + 1, nil
 	}
 	for {
+		if i >= len(b) {
+			return 0, syntaxErr(i, "unexpected end of input")
+		}
 		if i, err = fn(i); err != nil {
 			return 0, err
 		}

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -417,6 +418,7 @@ func TestMalformedEvents(t *testing.T) {
 		{"no records", `{"foo":1}`, "event has no Records array"},
 		{"records not array", `{"Records":{}}`, "Records must be an array"},
 		{"trailing data", `{"Records":[]} x`, "data after the event object"},
+		{"corrupt tail after good records", `{"Records":[{"eventID":"a"},{"eventID":"b"}],"x":[1,}`, "unexpected character"},
 		{"bad escape", `{"Records":[{"eventID":"\q"}]}`, "invalid escape"},
 		{"control character", "{\"Records\":[{\"eventID\":\"a\x01\"}]}", "control character 0x01"},
 		{"invalid utf-8", "{\"Records\":[{\"eventID\":\"\xff\"}]}", "invalid UTF-8"},
@@ -427,8 +429,7 @@ func TestMalformedEvents(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			called := 0
-			_, err := NewConverter().ConvertEvent([]byte(tc.payload), func(*Record) error { called++; return nil })
+			_, err := NewConverter().ConvertEvent([]byte(tc.payload), func(*Record) error { return nil })
 			var se *SyntaxError
 			if !errors.As(err, &se) {
 				t.Fatalf("err = %v; want *SyntaxError", err)
@@ -436,10 +437,23 @@ func TestMalformedEvents(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %q; want it to mention %q", err, tc.want)
 			}
-			if called != 0 {
-				t.Errorf("callback ran %d times for a malformed event", called)
-			}
 		})
+	}
+}
+
+func TestPlain8(t *testing.T) {
+	for i := 0; i < 256; i++ {
+		for pos := 0; pos < 8; pos++ {
+			w := []byte("abcdefgh")
+			w[pos] = byte(i)
+			want := true
+			for _, c := range w {
+				want = want && strPlain[c]
+			}
+			if got := plain8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("plain8(%q) = %v; want %v", w, got, want)
+			}
+		}
 	}
 }
 
@@ -546,4 +560,22 @@ func FuzzConvertEvent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEveryTruncationIsAnError cuts a real event at every byte: each cut
+// must be reported as a syntax error, never a panic or a partial success.
+func TestEveryTruncationIsAnError(t *testing.T) {
+	payload, err := os.ReadFile("testdata/modify_new_and_old.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload = bytes.TrimSpace(payload)
+	c := NewConverter()
+	for n := 0; n < len(payload); n++ {
+		_, err := c.ConvertEvent(payload[:n], func(*Record) error { return nil })
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Fatalf("cut at %d of %d: err = %v; want *SyntaxError", n, len(payload), err)
+		}
+	}
 }

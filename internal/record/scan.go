@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 )
@@ -52,6 +53,10 @@ func scanString(b []byte, i int) (int, error) {
 	start := i
 	i++
 	for {
+		// Eight bytes at a time while none needs a closer look.
+		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && strPlain[b[i]] {
 			i++
 		}
@@ -86,6 +91,19 @@ func scanString(b []byte, i int) (int, error) {
 			i += size
 		}
 	}
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain8 reports whether all eight bytes of v are printable ASCII other
+// than '"' and '\\' (the classic SWAR zero-byte and less-than tests).
+func plain8(v uint64) bool {
+	hasZero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
+	less20 := (v - ones*0x20) &^ v & highs
+	return (v&highs)|less20|hasZero(v^(ones*'"'))|hasZero(v^(ones*'\\')) == 0
 }
 
 func isHex4(h []byte) bool {
@@ -230,13 +248,19 @@ func skipContainer(b []byte, i, depth int, closer byte) (int, error) {
 	}
 }
 
-// expect skips space, requires the byte c and skips space after it.
+// expect skips space, requires the byte c and skips space after it. A
+// value always follows, so it also guarantees that input remains: callers
+// may index b at the returned position.
 func expect(b []byte, i int, c byte) (int, error) {
 	i = skipWS(b, i)
 	if i >= len(b) || b[i] != c {
 		return 0, syntaxErr(i, "expected %q", c)
 	}
-	return skipWS(b, i+1), nil
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return 0, syntaxErr(i, "unexpected end of input")
+	}
+	return i, nil
 }
 
 // members iterates the members of the object starting at b[i] == '{',

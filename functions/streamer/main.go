@@ -1,0 +1,44 @@
+// Command streamer is the Lambda function that writes DynamoDB Streams
+// batches to S3 as JSON Lines. It only wires; the logic is in
+// internal/streamer.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ddbstream/pipeline/internal/emf"
+	"github.com/ddbstream/pipeline/internal/lambdalog"
+	"github.com/ddbstream/pipeline/internal/streamer"
+)
+
+func main() {
+	level, err := lambdalog.ParseLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	log := lambdalog.New(os.Stdout, level)
+	cfg, err := streamer.ConfigFromEnv(os.LookupEnv)
+	if err != nil {
+		log.Error("streamer not started", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background(), config.WithRetryMaxAttempts(cfg.S3MaxAttempts))
+	if err != nil {
+		log.Error("streamer not started: load AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
+	metrics := emf.New(os.Stdout, cfg.MetricsNamespace, emf.WithDimension("FunctionName", os.Getenv("AWS_LAMBDA_FUNCTION_NAME")))
+	h, err := streamer.New(client, cfg, streamer.WithLogger(log), streamer.WithMetrics(metrics))
+	if err != nil {
+		log.Error("streamer not started", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}

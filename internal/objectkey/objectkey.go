@@ -1,0 +1,148 @@
+package objectkey
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Suffix ends every data and error object key.
+const Suffix = ".jsonl.gz"
+
+// ErrorsDir is the folder, under the prefix, that holds error objects.
+const ErrorsDir = "_errors"
+
+// Batch holds what names a batch's objects.
+type Batch struct {
+	Prefix string
+	Table  string
+	// Stream is the stream label from the event source ARN, such as
+	// 2026-11-01T00:00:00.000; only its letters and digits are used.
+	Stream        string
+	FirstSequence string
+	LastSequence  string
+	// Created is the first record's approximate creation time.
+	Created time.Time
+}
+
+// Data returns the key of the batch's data object.
+func Data(b Batch) string { return join(b.Prefix, b.path()) }
+
+// Errors returns the key of the object holding the batch's records that
+// could not be converted.
+func Errors(b Batch) string { return join(b.Prefix, ErrorsDir+"/"+b.path()) }
+
+// DataPrefix returns the prefix shared by every data key, for S3
+// notification filters.
+func DataPrefix(prefix string) string { return join(prefix, "table=") }
+
+// Malformed returns the key for a payload that is not a valid event, named
+// by its SHA-256 so that a redelivered payload lands on the same key.
+func Malformed(prefix string, payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return join(prefix, ErrorsDir+"/malformed/"+hex.EncodeToString(sum[:])+".json.gz")
+}
+
+func (b Batch) path() string {
+	t := b.Created.UTC()
+	return fmt.Sprintf("table=%s/dt=%s/hour=%02d/%s-%s-%s%s",
+		b.Table, t.Format("2006-01-02"), t.Hour(), compact(b.Stream), b.FirstSequence, b.LastSequence, Suffix)
+}
+
+func join(prefix, rest string) string {
+	if prefix == "" {
+		return rest
+	}
+	return prefix + "/" + rest
+}
+
+// compact keeps letters and digits: stream labels hold colons, which
+// Hadoop-style paths (Spark, Databricks) cannot read.
+func compact(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// ValidatePrefix checks a key prefix: empty, or segments of letters,
+// digits and -_.=, separated by single slashes, with no slash at either end.
+func ValidatePrefix(p string) error {
+	if p == "" {
+		return nil
+	}
+	if len(p) > 512 {
+		return errors.New("prefix is longer than 512 bytes")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" {
+			return errors.New("prefix must not start or end with '/' or contain '//'")
+		}
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("prefix segment %q is not allowed", seg)
+		}
+		for _, r := range seg {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-_.=", r)) {
+				return fmt.Errorf("prefix has character %q; use letters, digits and -_.=/", r)
+			}
+		}
+	}
+	return nil
+}
+
+// Parts are the pieces of a data or error key.
+type Parts struct {
+	Prefix string
+	Table  string
+	// Date is YYYY-MM-DD and Hour is HH, from the batch's first record.
+	Date, Hour string
+	Stream     string
+	// FirstSequence and LastSequence bound the batch.
+	FirstSequence, LastSequence string
+	// Name is the last path segment, such as 2026...-1-9.jsonl.gz.
+	Name string
+	// Errors is set for keys under _errors/.
+	Errors bool
+}
+
+// Parse splits a key made by Data or Errors.
+func Parse(key string) (Parts, error) {
+	var p Parts
+	segs := strings.Split(key, "/")
+	if len(segs) < 4 {
+		return p, fmt.Errorf("key %q has fewer than 4 segments", key)
+	}
+	n := len(segs)
+	table, okT := strings.CutPrefix(segs[n-4], "table=")
+	date, okD := strings.CutPrefix(segs[n-3], "dt=")
+	hour, okH := strings.CutPrefix(segs[n-2], "hour=")
+	if !okT || !okD || !okH || table == "" {
+		return p, fmt.Errorf("key %q is not .../table=T/dt=D/hour=H/NAME", key)
+	}
+	if _, err := time.Parse("2006-01-02", date); err != nil {
+		return p, fmt.Errorf("key %q: dt=%q is not a date", key, date)
+	}
+	if len(hour) != 2 || hour < "00" || hour > "23" {
+		return p, fmt.Errorf("key %q: hour=%q is not 00-23", key, hour)
+	}
+	name := segs[n-1]
+	base, ok := strings.CutSuffix(name, Suffix)
+	fields := strings.Split(base, "-")
+	if !ok || len(fields) != 3 {
+		return p, fmt.Errorf("key %q: name %q is not <stream>-<first>-<last>%s", key, name, Suffix)
+	}
+	prefix := segs[:n-4]
+	if len(prefix) > 0 && prefix[len(prefix)-1] == ErrorsDir {
+		p.Errors = true
+		prefix = prefix[:len(prefix)-1]
+	}
+	p.Prefix = strings.Join(prefix, "/")
+	p.Table, p.Date, p.Hour, p.Name = table, date, hour, name
+	p.Stream, p.FirstSequence, p.LastSequence = fields[0], fields[1], fields[2]
+	return p, nil
+}

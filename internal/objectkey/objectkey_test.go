@@ -1,0 +1,76 @@
+package objectkey
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var batch = Batch{
+	Prefix: "cdc/prod", Table: "Orders", Stream: "2026-11-01T00:00:00.000",
+	FirstSequence: "100", LastSequence: "900", Created: time.Date(2026, 11, 22, 7, 59, 59, 0, time.FixedZone("x", 3600)),
+}
+
+func TestKeys(t *testing.T) {
+	tests := []struct {
+		name, got, want string
+	}{
+		{"data", Data(batch), "cdc/prod/table=Orders/dt=2026-11-22/hour=06/20261101T000000000-100-900.jsonl.gz"},
+		{"errors", Errors(batch), "cdc/prod/_errors/table=Orders/dt=2026-11-22/hour=06/20261101T000000000-100-900.jsonl.gz"},
+		{"no prefix", Data(Batch{Table: "T", Stream: "s", FirstSequence: "1", LastSequence: "1"}), "table=T/dt=0001-01-01/hour=00/s-1-1.jsonl.gz"},
+		{"data prefix", DataPrefix("cdc"), "cdc/table="},
+		{"malformed", Malformed("cdc", []byte("x")), "cdc/_errors/malformed/2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881.json.gz"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q\nwant %q", tc.got, tc.want)
+			}
+		})
+	}
+	if !strings.HasPrefix(Data(batch), DataPrefix(batch.Prefix)) || strings.HasPrefix(Errors(batch), DataPrefix(batch.Prefix)) {
+		t.Error("the data prefix must match data keys and not error keys")
+	}
+}
+
+func TestParseRoundTrip(t *testing.T) {
+	for _, key := range []string{Data(batch), Errors(batch)} {
+		p, err := Parse(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Parts{Prefix: "cdc/prod", Table: "Orders", Date: "2026-11-22", Hour: "06", Stream: "20261101T000000000",
+			FirstSequence: "100", LastSequence: "900", Name: "20261101T000000000-100-900.jsonl.gz", Errors: strings.Contains(key, "_errors")}
+		if p != want {
+			t.Errorf("Parse(%q) = %+v\nwant %+v", key, p, want)
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for name, key := range map[string]string{
+		"short":     "a/b",
+		"no table":  "cdc/x=1/dt=2026-01-01/hour=01/s-1-2.jsonl.gz",
+		"bad date":  "table=T/dt=2026-13-01/hour=01/s-1-2.jsonl.gz",
+		"bad hour":  "table=T/dt=2026-01-01/hour=24/s-1-2.jsonl.gz",
+		"bad name":  "table=T/dt=2026-01-01/hour=01/s-1.jsonl.gz",
+		"no suffix": "table=T/dt=2026-01-01/hour=01/s-1-2.json",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse(key); err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("Parse(%q) err = %v; want an error naming the key", key, err)
+			}
+		})
+	}
+}
+
+func TestValidatePrefix(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"": true, "cdc": true, "cdc/prod-1/v=2": true,
+		"/cdc": false, "cdc/": false, "a//b": false, "a/../b": false, "a b": false, "ü": false, strings.Repeat("a", 513): false,
+	} {
+		if err := ValidatePrefix(p); (err == nil) != ok {
+			t.Errorf("ValidatePrefix(%q) = %v; want ok=%v", p, err, ok)
+		}
+	}
+}
