@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbstream/pipeline/internal/emf"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
@@ -28,12 +27,12 @@ func main() {
 		log.Error("streamer not started", "error", err.Error())
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background(), config.WithRetryMaxAttempts(cfg.S3MaxAttempts))
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		log.Error("streamer not started: load AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
+	client := streamer.NewS3Client(awsCfg, cfg)
 	metrics := emf.New(os.Stdout, cfg.MetricsNamespace, emf.WithDimension("FunctionName", os.Getenv("AWS_LAMBDA_FUNCTION_NAME")))
 	h, err := streamer.New(client, cfg, streamer.WithLogger(log), streamer.WithMetrics(metrics))
 	if err != nil {
