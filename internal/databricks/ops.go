@@ -1,0 +1,198 @@
+package databricks
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Opener opens the content to send; it is called once per attempt, so a
+// retry sends the content again from the start.
+type Opener func(ctx context.Context) (io.ReadCloser, error)
+
+// localError marks a failure that is not Databricks': the retry loop
+// leaves it alone (S3 reads have their own retries).
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
+
+// escapePath escapes each segment of an absolute path.
+func escapePath(p string) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("path %q is not absolute", p)
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		if s == "" || s == "." || s == ".." {
+			return "", fmt.Errorf("path %q has an empty, . or .. segment", p)
+		}
+		segs[i] = url.PathEscape(s)
+	}
+	return "/" + strings.Join(segs, "/"), nil
+}
+
+// UploadFile streams size bytes from open to a Unity Catalog volume file
+// with the Files API, overwriting any file at path, so a redelivery lands
+// on the same file. Memory use does not grow with size.
+func (c *Client) UploadFile(ctx context.Context, path string, size int64, open Opener) (Result, error) {
+	esc, err := escapePath(path)
+	if err != nil {
+		return Result{}, err
+	}
+	const op = "upload file"
+	return c.do(ctx, func(ctx context.Context, host, token string) error {
+		body, err := open(ctx)
+		if err != nil {
+			return &localError{err}
+		}
+		defer body.Close()
+		return c.call(ctx, op, http.MethodPut, host+"/api/2.0/fs/files"+esc+"?overwrite=true", token,
+			body, size, "application/octet-stream", nil)
+	})
+}
+
+// RunNow starts a job run. Databricks starts exactly one run per
+// idempotency token (at most 64 characters), so retries and redelivered
+// events cannot start a second one.
+func (c *Client) RunNow(ctx context.Context, jobID int64, params map[string]string, idempotencyToken string) (int64, Result, error) {
+	if len(idempotencyToken) > 64 {
+		return 0, Result{}, fmt.Errorf("idempotency token has %d characters; at most 64", len(idempotencyToken))
+	}
+	body, err := json.Marshal(map[string]any{"job_id": jobID, "job_parameters": params, "idempotency_token": idempotencyToken})
+	if err != nil {
+		return 0, Result{}, err
+	}
+	var out struct {
+		RunID int64 `json:"run_id"`
+	}
+	res, err := c.do(ctx, func(ctx context.Context, host, token string) error {
+		return c.call(ctx, "run job", http.MethodPost, host+"/api/2.1/jobs/run-now", token,
+			bytes.NewReader(body), int64(len(body)), "application/json", &out)
+	})
+	return out.RunID, res, err
+}
+
+// StatementError is a SQL statement that ended in FAILED or CANCELED.
+type StatementError struct {
+	StatementID, State, ErrorCode, Message string
+}
+
+func (e *StatementError) Error() string {
+	return fmt.Sprintf("databricks statement %s %s: %s %s", e.StatementID, e.State, e.ErrorCode, e.Message)
+}
+
+type statementStatus struct {
+	StatementID string `json:"statement_id"`
+	Status      struct {
+		State string `json:"state"`
+		Error struct {
+			ErrorCode string `json:"error_code"`
+			Message   string `json:"message"`
+		} `json:"error"`
+	} `json:"status"`
+}
+
+// ExecuteStatement runs statement on a SQL warehouse and waits for it to
+// finish, polling while it is pending or running. It returns the
+// statement ID, and a *StatementError when the statement failed.
+func (c *Client) ExecuteStatement(ctx context.Context, warehouseID, statement string) (string, Result, error) {
+	body, err := json.Marshal(map[string]any{
+		"statement": statement, "warehouse_id": warehouseID,
+		"wait_timeout": "30s", "on_wait_timeout": "CONTINUE", "disposition": "INLINE", "format": "JSON_ARRAY",
+	})
+	if err != nil {
+		return "", Result{}, err
+	}
+	var st statementStatus
+	total, err := c.do(ctx, func(ctx context.Context, host, token string) error {
+		return c.call(ctx, "execute statement", http.MethodPost, host+"/api/2.0/sql/statements", token,
+			bytes.NewReader(body), int64(len(body)), "application/json", &st)
+	})
+	if err != nil {
+		return "", total, err
+	}
+	id := st.StatementID
+	for {
+		switch st.Status.State {
+		case "SUCCEEDED", "CLOSED":
+			return id, total, nil
+		case "FAILED", "CANCELED":
+			return id, total, &StatementError{StatementID: id, State: st.Status.State, ErrorCode: st.Status.Error.ErrorCode, Message: st.Status.Error.Message}
+		case "PENDING", "RUNNING":
+		default:
+			return id, total, fmt.Errorf("databricks statement %s: unknown state %q", id, st.Status.State)
+		}
+		if err := c.sleep(ctx, c.poll); err != nil {
+			return id, total, fmt.Errorf("databricks statement %s still %s: %w", id, st.Status.State, err)
+		}
+		res, err := c.do(ctx, func(ctx context.Context, host, token string) error {
+			return c.call(ctx, "get statement", http.MethodGet, host+"/api/2.0/sql/statements/"+url.PathEscape(id), token, nil, 0, "", &st)
+		})
+		total.Attempts += res.Attempts
+		total.Refreshed = total.Refreshed || res.Refreshed
+		if err != nil {
+			return id, total, err
+		}
+	}
+}
+
+// DBFSBlockSize is the raw size of each add-block call: its base64 form
+// stays under the 1 MB limit of one call.
+const DBFSBlockSize = 512 << 10
+
+// DBFSUpload streams open to a DBFS file with create, add-block and close.
+// An add-block that fails is not known to have been applied or not, so a
+// failure restarts the whole file from create (which overwrites).
+func (c *Client) DBFSUpload(ctx context.Context, path string, open Opener) (Result, error) {
+	if !strings.HasPrefix(path, "/") {
+		return Result{}, fmt.Errorf("DBFS path %q is not absolute", path)
+	}
+	raw := make([]byte, DBFSBlockSize)
+	msg := make([]byte, 0, base64.StdEncoding.EncodedLen(DBFSBlockSize)+64)
+	return c.do(ctx, func(ctx context.Context, host, token string) error {
+		body, err := open(ctx)
+		if err != nil {
+			return &localError{err}
+		}
+		defer body.Close()
+		post := func(op, endpoint string, payload []byte, out any) error {
+			return c.call(ctx, op, http.MethodPost, host+"/api/2.0/dbfs/"+endpoint, token,
+				bytes.NewReader(payload), int64(len(payload)), "application/json", out)
+		}
+		create, _ := json.Marshal(map[string]any{"path": path, "overwrite": true})
+		var h struct {
+			Handle int64 `json:"handle"`
+		}
+		if err := post("dbfs create", "create", create, &h); err != nil {
+			return err
+		}
+		handle := strconv.FormatInt(h.Handle, 10)
+		for {
+			n, err := io.ReadFull(body, raw)
+			if n > 0 {
+				msg = append(msg[:0], `{"handle":`+handle+`,"data":"`...)
+				msg = base64.StdEncoding.AppendEncode(msg, raw[:n])
+				msg = append(msg, `"}`...)
+				if err := post("dbfs add-block", "add-block", msg, nil); err != nil {
+					return err
+				}
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break
+			}
+			if err != nil {
+				return &localError{fmt.Errorf("read object: %w", err)}
+			}
+		}
+		return post("dbfs close", "close", []byte(`{"handle":`+handle+`}`), nil)
+	})
+}
