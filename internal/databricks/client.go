@@ -145,7 +145,9 @@ func (e *APIError) Error() string {
 }
 
 // Temporary reports whether the request may succeed if repeated.
-func (e *APIError) Temporary() bool { return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500 }
+func (e *APIError) Temporary() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+}
 
 func (e *APIError) authFailed() bool {
 	return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden ||

@@ -186,10 +186,18 @@ func (w *Workspace) copyFiles(m map[string]*File) map[string]File {
 func (w *Workspace) DBFSPuts() int { w.mu.Lock(); defer w.mu.Unlock(); return w.dbfsPuts }
 
 // Runs returns the job runs started.
-func (w *Workspace) Runs() []Run { w.mu.Lock(); defer w.mu.Unlock(); return append([]Run(nil), w.runs...) }
+func (w *Workspace) Runs() []Run {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Run(nil), w.runs...)
+}
 
 // Loads returns the files COPY INTO loaded, each once.
-func (w *Workspace) Loads() []Load { w.mu.Lock(); defer w.mu.Unlock(); return append([]Load(nil), w.loads...) }
+func (w *Workspace) Loads() []Load {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Load(nil), w.loads...)
+}
 
 // Requests returns every request answered.
 func (w *Workspace) Requests() []Request {

@@ -16,8 +16,8 @@ const sensitive = "dapi-SENSITIVE-123"
 func TestParse(t *testing.T) {
 	tests := []struct {
 		name, in, want string
-		ok         bool
-		oauth      bool
+		ok             bool
+		oauth          bool
 	}{
 		{"token", `{"host":"https://adb-1.2.azuredatabricks.net/","token":"` + sensitive + `"}`, "", true, false},
 		{"oauth", `{"host":"https://dbc-1.cloud.databricks.com","client_id":"id","client_secret":"` + sensitive + `"}`, "", true, true},
