@@ -37,8 +37,9 @@ unit:
 reproducible: ## build every function twice (other path, empty cache) and compare bytes
 	scripts/check-reproducible.sh $(FUNCTIONS)
 
-bench: ## the streamer benchmark with the issue's targets (one core)
+bench: ## benchmarks with their targets: streamer (one core), forwarder (1 GiB volume upload)
 	go run ./cmd/streambench -max-median-ms 40 -min-mb-per-s 150 -max-alloc-bytes 8388608 -max-rss-mb 48
+	go run ./cmd/forwardbench -size 1073741824 -max-rss-mb 64 -min-mb-per-s 200
 	go test -run '^$$' -bench . -benchmem -cpu 1 ./internal/record ./internal/streamer
 
 fuzz: ## fuzz the record converter for a minute

@@ -1,0 +1,5 @@
+// Package forwarder is the logic of the forwarder Lambda: for every new
+// object an event announces, it delivers the object to Databricks in the
+// configured mode (volume upload, job run, COPY INTO or DBFS) and reports
+// what it could not deliver so that Lambda keeps and retries it.
+package forwarder

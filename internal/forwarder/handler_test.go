@@ -1,0 +1,407 @@
+package forwarder
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	"github.com/ddbstream/pipeline/internal/databricks"
+	"github.com/ddbstream/pipeline/internal/emf"
+	"github.com/ddbstream/pipeline/internal/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/lambdalog"
+	"github.com/ddbstream/pipeline/internal/secret"
+)
+
+// fakeS3 serves objects the way the SDK reports them, typed errors included.
+type fakeS3 struct {
+	mu      sync.Mutex
+	objects map[string][]byte // by bucket/key
+	etags   map[string]string
+	gets    int
+}
+
+func newFakeS3() *fakeS3 { return &fakeS3{objects: map[string][]byte{}, etags: map[string]string{}} }
+
+func (f *fakeS3) put(bucket, key string, body []byte, etag string) {
+	f.objects[bucket+"/"+key] = body
+	f.etags[bucket+"/"+key] = etag
+}
+
+func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets++
+	k := aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
+	b, ok := f.objects[k]
+	if !ok {
+		return nil, &types.NoSuchKey{Message: aws.String("The specified key does not exist.")}
+	}
+	if m := aws.ToString(in.IfMatch); m != "" && m != `"`+f.etags[k]+`"` {
+		return nil, &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(b)), ContentLength: aws.Int64(int64(len(b)))}, nil
+}
+
+func (f *fakeS3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)]
+	if !ok {
+		return nil, &types.NotFound{Message: aws.String("Not Found")}
+	}
+	return &s3.HeadObjectOutput{ContentLength: aws.Int64(int64(len(b)))}, nil
+}
+
+// fakeSM is Secrets Manager holding one secret that tests can rotate.
+type fakeSM struct {
+	mu    sync.Mutex
+	value string
+}
+
+func (f *fakeSM) GetSecretValue(_ context.Context, _ *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, nil
+}
+
+func (f *fakeSM) set(v string) { f.mu.Lock(); f.value = v; f.mu.Unlock() }
+
+const (
+	orderKey  = "cdc/table=Orders/dt=2026-11-22/hour=17/20261101T000000000-1-9.jsonl.gz"
+	manualKey = "manual/red flower + c++.jsonl.gz"
+	patToken  = "dapi-TOKEN-never-logged"
+)
+
+type env struct {
+	ws      *fakedatabricks.Workspace
+	srv     *httptest.Server
+	s3      *fakeS3
+	sm      *fakeSM
+	logs    *bytes.Buffer
+	metrics *bytes.Buffer
+	h       *Handler
+}
+
+func newEnv(t *testing.T, cfg Config, wsOpts ...fakedatabricks.Option) *env {
+	t.Helper()
+	ws := fakedatabricks.New(append([]fakedatabricks.Option{fakedatabricks.WithToken(patToken)}, wsOpts...)...)
+	srv := httptest.NewTLSServer(ws)
+	t.Cleanup(srv.Close)
+	e := &env{ws: ws, srv: srv, s3: newFakeS3(), sm: &fakeSM{}, logs: &bytes.Buffer{}, metrics: &bytes.Buffer{}}
+	e.sm.set(`{"host":"` + srv.URL + `","token":"` + patToken + `"}`)
+	e.s3.put("cdc-bucket", orderKey, []byte(`{"eventName":"INSERT"}`+"\n"), "0123456789abcdef0123456789abcdef")
+	e.s3.put("cdc-bucket", manualKey, []byte("manual\n"), "fedcba98765432100123456789abcdef-2")
+	db := databricks.New(secret.NewCache(e.sm, "databricks", time.Minute), databricks.WithHTTPClient(srv.Client()),
+		databricks.WithSleep(func(context.Context, time.Duration) error { return nil }), databricks.WithPollInterval(time.Millisecond))
+	e.h = New(e.s3, db, cfg, WithLogger(lambdalog.New(e.logs, slog.LevelDebug)), WithMetrics(emf.New(e.metrics, "NS")))
+	return e
+}
+
+func volumeConfig(t *testing.T) Config {
+	t.Helper()
+	return mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks",
+		"DATABRICKS_VOLUME_PATH": "/Volumes/main/cdc/landing/{dir}/{name}"})
+}
+
+func mustConfig(t *testing.T, m map[string]string) Config {
+	t.Helper()
+	c, err := ConfigFromEnv(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (e *env) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(e.logs.Bytes()), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestVolumeModeNotification(t *testing.T) {
+	e := newEnv(t, volumeConfig(t))
+	out, err := e.h.Invoke(context.Background(), fixture(t, "notification.json"))
+	if err != nil {
+		t.Fatalf("Invoke = %s, %v", out, err)
+	}
+	files := e.ws.Files()
+	if f := files["/Volumes/main/cdc/landing/cdc/table=Orders/dt=2026-11-22/hour=17/20261101T000000000-1-9.jsonl.gz"]; string(f.Data) != `{"eventName":"INSERT"}`+"\n" {
+		t.Errorf("order file %+v; files %v", f, files)
+	}
+	if f := files["/Volumes/main/cdc/landing/manual/red flower + c++.jsonl.gz"]; string(f.Data) != "manual\n" {
+		t.Errorf("decoded key not used: files %v", files)
+	}
+	lines := e.logLines(t)
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines; want one per object:\n%s", len(lines), e.logs)
+	}
+	for _, k := range []string{"bucket", "key", "size", "mode", "attempts", "latencyMs", "result", "destination"} {
+		if _, ok := lines[0][k]; !ok {
+			t.Errorf("log line lacks %s: %v", k, lines[0])
+		}
+	}
+	if lines[0]["result"] != "delivered" || lines[0]["size"] != 23.0 || lines[0]["mode"] != "volume" {
+		t.Errorf("log line %v", lines[0])
+	}
+	if !strings.Contains(e.metrics.String(), `"Objects":1`) || !strings.Contains(e.metrics.String(), `"Bytes":23`) {
+		t.Errorf("metrics %s", e.metrics)
+	}
+}
+
+func TestEventBridgeAndTestEvent(t *testing.T) {
+	e := newEnv(t, volumeConfig(t))
+	key := "cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz"
+	e.s3.put("cdc-bucket", key, []byte("eb"), "0123456789abcdef0123456789abcdef")
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "eventbridge.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.ws.Files()["/Volumes/main/cdc/landing/cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz"]; !ok {
+		t.Errorf("files %v", e.ws.Files())
+	}
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "test_event.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.ws.Files()) != 1 {
+		t.Error("the test event delivered something")
+	}
+}
+
+func TestSQSBatchReportsOnlyFailedMessages(t *testing.T) {
+	e := newEnv(t, volumeConfig(t))
+	e.ws.Inject(fakedatabricks.Fault{PathPrefix: "/api/2.0/fs/files/Volumes/main/cdc/landing/manual", Status: 400, ErrorCode: "INVALID_PARAMETER_VALUE"})
+	out, err := e.h.Invoke(context.Background(), fixture(t, "sqs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	if strings.Join(ids, ",") != "m-3,m-4" {
+		t.Errorf("failed messages %v; want m-3 (permanent 400) and m-4 (not an S3 event)", ids)
+	}
+	if len(e.ws.Files()) != 1 {
+		t.Errorf("files %v; want the m-1 object delivered", e.ws.Files())
+	}
+}
+
+func TestPermanentErrorFailsTheInvocation(t *testing.T) {
+	e := newEnv(t, volumeConfig(t))
+	e.ws.Inject(fakedatabricks.Fault{Status: 403, ErrorCode: "PERMISSION_DENIED", Times: 5})
+	_, err := e.h.Invoke(context.Background(), fixture(t, "notification.json"))
+	if err == nil || !strings.Contains(err.Error(), "s3://cdc-bucket/"+orderKey) || !strings.Contains(err.Error(), "HTTP 403 PERMISSION_DENIED") {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(e.metrics.String(), `"Failures":1`) {
+		t.Errorf("metrics %s", e.metrics)
+	}
+}
+
+func TestGoneObjectsAreSkipped(t *testing.T) {
+	e := newEnv(t, volumeConfig(t))
+	delete(e.s3.objects, "cdc-bucket/"+orderKey)
+	e.s3.etags["cdc-bucket/"+manualKey] = "newer-etag"
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+		t.Fatalf("gone objects must not fail the invocation: %v", err)
+	}
+	if len(e.ws.Files()) != 0 {
+		t.Errorf("files %v", e.ws.Files())
+	}
+	reasons := map[string]bool{}
+	for _, l := range e.logLines(t) {
+		if l["result"] == "skipped" {
+			reasons[l["reason"].(string)] = true
+		}
+	}
+	if !reasons["object no longer exists"] || len(reasons) != 2 {
+		t.Errorf("skip reasons %v", reasons)
+	}
+	if e.s3.gets != 2 {
+		t.Errorf("%d GETs; a gone object must not be retried", e.s3.gets)
+	}
+}
+
+func TestKeyFilters(t *testing.T) {
+	cfg := volumeConfig(t)
+	cfg.KeyPrefix, cfg.KeySuffix = "cdc/table=", ".jsonl.gz"
+	e := newEnv(t, cfg)
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.ws.Files()) != 1 || e.s3.gets != 1 {
+		t.Errorf("files %v, %d GETs; want only the cdc/table= object", e.ws.Files(), e.s3.gets)
+	}
+}
+
+func TestJobModeIsIdempotent(t *testing.T) {
+	cfg := mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "job", "DATABRICKS_JOB_ID": "42"})
+	e := newEnv(t, cfg)
+	for range 2 { // a redelivered event
+		if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := e.ws.Runs()
+	if len(runs) != 2 {
+		t.Fatalf("%d runs; want one per object despite redelivery", len(runs))
+	}
+	p := runs[0].Params
+	want := map[string]string{"s3_uri": "s3://cdc-bucket/" + orderKey, "bucket": "cdc-bucket", "key": orderKey, "size": "23",
+		"etag": "0123456789abcdef0123456789abcdef", "prefix": "cdc", "table": "Orders", "date": "2026-11-22", "hour": "17",
+		"stream": "20261101T000000000", "first": "1", "last": "9"}
+	if fmt.Sprint(p) != fmt.Sprint(want) || runs[0].JobID != 42 || len(runs[0].IdempotencyToken) != 64 {
+		t.Errorf("run %+v", runs[0])
+	}
+	if _, ok := runs[1].Params["table"]; ok {
+		t.Errorf("layout parameters for a key outside the layout: %v", runs[1].Params)
+	}
+}
+
+func TestCopyIntoMode(t *testing.T) {
+	cfg := mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "copy-into",
+		"DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.{table}_changes", "KEY_PREFIX": "cdc/"})
+	e := newEnv(t, cfg, fakedatabricks.WithStatementPolls(2))
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+		t.Fatal(err)
+	}
+	loads := e.ws.Loads()
+	if len(loads) != 1 || loads[0] != (fakedatabricks.Load{Table: "main.cdc.Orders_changes", Source: "s3://cdc-bucket/" + orderKey}) {
+		t.Errorf("loads %+v", loads)
+	}
+	e2 := newEnv(t, cfg, fakedatabricks.WithFailingStatements("COPY INTO"))
+	if _, err := e2.h.Invoke(context.Background(), fixture(t, "notification.json")); err == nil || !strings.Contains(err.Error(), "FAILED") {
+		t.Errorf("failed statement: err = %v", err)
+	}
+}
+
+func TestDBFSMode(t *testing.T) {
+	cfg := mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "dbfs", "DBFS_PATH": "/mnt/cdc/{key}"})
+	e := newEnv(t, cfg)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 200_000) // 3.2 MB, over the 1 MB put limit
+	e.s3.put("cdc-bucket", orderKey, big, "0123456789abcdef0123456789abcdef")
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+		t.Fatal(err)
+	}
+	f := e.ws.DBFSFiles()["/mnt/cdc/"+orderKey]
+	if !bytes.Equal(f.Data, big) || e.ws.DBFSPuts() != 0 {
+		t.Errorf("dbfs file of %d bytes, %d puts", f.Size, e.ws.DBFSPuts())
+	}
+}
+
+func TestRotatedSecretCausesNoFailedDelivery(t *testing.T) {
+	e := newEnv(t, volumeConfig(t))
+	e.s3.put("cdc-bucket", "cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz", []byte("eb"), "0123456789abcdef0123456789abcdef")
+	// A delivery with the first token caches the secret.
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "eventbridge.json")); err != nil || len(e.ws.Files()) != 1 {
+		t.Fatalf("warm-up: %v", err)
+	}
+	e.ws.AddToken("dapi-rotated")
+	e.ws.RevokeToken(patToken)
+	e.sm.set(`{"host":"` + e.srv.URL + `","token":"dapi-rotated"}`)
+	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+		t.Fatalf("delivery after rotation: %v", err)
+	}
+	refreshed := false
+	for _, l := range e.logLines(t) {
+		if l["credentialsRefreshed"] == true {
+			refreshed = true
+		}
+	}
+	if !refreshed || len(e.ws.Files()) != 3 {
+		t.Errorf("refreshed %v, files %d", refreshed, len(e.ws.Files()))
+	}
+}
+
+// TestSecretsNeverLogged runs every path that logs, with a token and an
+// OAuth client secret, and scans all output for them.
+func TestSecretsNeverLogged(t *testing.T) {
+	const clientSecret = "oauth-CLIENT-SECRET-never-logged"
+	var all bytes.Buffer
+	var errs []string
+	scenarios := []func(e *env){
+		func(e *env) { e.ws.Inject(fakedatabricks.Fault{Status: 429, RetryAfter: "1"}) },
+		func(e *env) { e.ws.Inject(fakedatabricks.Fault{Status: 401, Times: 10}) },
+		func(e *env) { e.ws.Inject(fakedatabricks.Fault{Status: 500, Times: 10}) },
+		func(e *env) { e.ws.Inject(fakedatabricks.Fault{Status: 400}) },
+		func(e *env) { e.sm.set(`{"host":"http://insecure","token":"` + patToken + `"}`) },
+		func(e *env) {
+			e.sm.set(`{"host":"` + e.srv.URL + `","client_id":"sp","client_secret":"` + clientSecret + `"}`)
+		},
+	}
+	for _, setup := range scenarios {
+		e := newEnv(t, volumeConfig(t), fakedatabricks.WithClient("sp", clientSecret))
+		setup(e)
+		for _, f := range []string{"notification.json", "sqs.json", "eventbridge.json"} {
+			if _, err := e.h.Invoke(context.Background(), fixture(t, f)); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		all.Write(e.logs.Bytes())
+		all.Write(e.metrics.Bytes())
+		for _, r := range e.ws.Requests() {
+			if strings.HasPrefix(r.Bearer, "oauth-") {
+				issued := r.Bearer
+				if strings.Contains(all.String(), issued) || strings.Contains(strings.Join(errs, "\n"), issued) {
+					t.Errorf("an issued OAuth token appears in the output")
+				}
+			}
+		}
+	}
+	text := all.String() + strings.Join(errs, "\n")
+	for _, s := range []string{patToken, clientSecret, "Bearer "} {
+		if strings.Contains(text, s) {
+			t.Errorf("output contains %q", s)
+		}
+	}
+	if len(text) < 1000 || !strings.Contains(text, "object not delivered") || !strings.Contains(text, "object delivered") {
+		t.Errorf("the scenarios logged too little to be a fair scan (%d bytes)", len(text))
+	}
+}
+
+func TestIdempotencyToken(t *testing.T) {
+	a := IdempotencyToken(s3eventObject("k", "e1", "s1"))
+	if len(a) != 64 || a != IdempotencyToken(s3eventObject("k", "e1", "s1")) ||
+		a == IdempotencyToken(s3eventObject("k", "e2", "s1")) || a == IdempotencyToken(s3eventObject("k", "e1", "s2")) {
+		t.Errorf("token %q", a)
+	}
+}
