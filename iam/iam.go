@@ -1,0 +1,250 @@
+package iam
+
+import (
+	"encoding/json"
+	"sort"
+)
+
+// Statement is one Allow statement.
+type Statement struct {
+	Sid       string
+	Actions   []string
+	Resources []string
+	// Conditions is the IAM Condition block, if any.
+	Conditions map[string]map[string]any
+}
+
+// Resources names what the roles act on. Values may be CloudFormation
+// tokens when infra builds them, or readable placeholders for Export.
+type Resources struct {
+	Partition, Region, Account string
+	BucketName                 string
+	// Prefix is the key prefix under which the pipeline writes; empty for
+	// the whole bucket.
+	Prefix string
+	// KeyARN is the bucket's customer managed key; empty for S3-managed.
+	KeyARN string
+	// TableName and StreamARN identify the source table's stream.
+	TableName, StreamARN string
+	// StreamerQueueARN and ForwarderQueueARN are the on-failure queues.
+	StreamerQueueARN, ForwarderQueueARN string
+	// SecretARN is the Databricks secret (for a name: its ARN with -??????).
+	SecretARN string
+	// SecretKeyARN is the secret's customer managed key, if it has one.
+	SecretKeyARN string
+	// StreamerLogGroup and ForwarderLogGroup are log group names.
+	StreamerLogGroup, ForwarderLogGroup string
+}
+
+// BucketARN is the bucket's ARN.
+func (r Resources) BucketARN() string { return "arn:" + r.Partition + ":s3:::" + r.BucketName }
+
+// ObjectsARN covers the objects under the prefix, and only those.
+func (r Resources) ObjectsARN() string {
+	if r.Prefix == "" {
+		return r.BucketARN() + "/*"
+	}
+	return r.BucketARN() + "/" + r.Prefix + "/*"
+}
+
+func (r Resources) logGroupARN(name string) string {
+	return "arn:" + r.Partition + ":logs:" + r.Region + ":" + r.Account + ":log-group:" + name + ":*"
+}
+
+func (r Resources) viaService(service string) map[string]map[string]any {
+	return map[string]map[string]any{"StringEquals": {"kms:ViaService": service + "." + r.Region + ".amazonaws.com"}}
+}
+
+// OperationActions maps the AWS operations the functions call to the IAM
+// actions they need. Reads ask for the exact version an event announced,
+// which needs s3:GetObjectVersion on a versioned bucket; HEAD needs the
+// same actions as GET.
+var OperationActions = map[string][]string{
+	"s3:PutObject":                  {"s3:PutObject"},
+	"s3:GetObject":                  {"s3:GetObject", "s3:GetObjectVersion"},
+	"s3:HeadObject":                 {"s3:GetObject", "s3:GetObjectVersion"},
+	"secretsmanager:GetSecretValue": {"secretsmanager:GetSecretValue"},
+}
+
+// PlatformActions are calls AWS makes with a role on the function's
+// behalf, with the reason each is needed.
+var PlatformActions = map[string]map[string]string{
+	"streamer": {
+		"logs:CreateLogStream":      "Lambda writes the function's logs",
+		"logs:PutLogEvents":         "Lambda writes the function's logs",
+		"dynamodb:DescribeStream":   "the event source mapping reads the stream",
+		"dynamodb:GetRecords":       "the event source mapping reads the stream",
+		"dynamodb:GetShardIterator": "the event source mapping reads the stream",
+		"dynamodb:ListStreams":      "the event source mapping reads the stream",
+		"sqs:SendMessage":           "the event source mapping sends failed batches to the on-failure queue",
+		"kms:GenerateDataKey":       "S3 encrypts objects written with SSE-KMS",
+	},
+	"forwarder": {
+		"logs:CreateLogStream": "Lambda writes the function's logs",
+		"logs:PutLogEvents":    "Lambda writes the function's logs",
+		"sqs:SendMessage":      "asynchronous invocation sends failed events to the on-failure queue",
+		"kms:Decrypt":          "S3 decrypts SSE-KMS objects, Secrets Manager a secret with its own key",
+	},
+}
+
+// Streamer returns the streamer role's statements: put objects under the
+// prefix, encrypt with the key, read its one stream, send to its queue,
+// write its logs.
+func Streamer(r Resources) []Statement {
+	s := []Statement{
+		{Sid: "WriteObjects", Actions: []string{"s3:PutObject"}, Resources: []string{r.ObjectsARN()}},
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "EncryptObjects", Actions: []string{"kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return append(s,
+		Statement{Sid: "ReadStream", Actions: []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}, Resources: []string{r.StreamARN}},
+		Statement{Sid: "ListStreams", Actions: []string{"dynamodb:ListStreams"},
+			Resources: []string{"arn:" + r.Partition + ":dynamodb:" + r.Region + ":" + r.Account + ":table/" + r.TableName + "/stream/*"}},
+		Statement{Sid: "SendFailedBatches", Actions: []string{"sqs:SendMessage"}, Resources: []string{r.StreamerQueueARN}},
+		Statement{Sid: "WriteLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{r.logGroupARN(r.StreamerLogGroup)}},
+	)
+}
+
+// Forwarder returns the forwarder role's statements: get objects under the
+// prefix, decrypt with the key, read its one secret, send to its queue,
+// write its logs.
+func Forwarder(r Resources) []Statement {
+	s := []Statement{
+		{Sid: "ReadObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	s = append(s, Statement{Sid: "ReadDatabricksSecret", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{r.SecretARN}})
+	if r.SecretKeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptDatabricksSecret", Actions: []string{"kms:Decrypt"}, Resources: []string{r.SecretKeyARN}, Conditions: r.viaService("secretsmanager")})
+	}
+	return append(s,
+		Statement{Sid: "SendFailedEvents", Actions: []string{"sqs:SendMessage"}, Resources: []string{r.ForwarderQueueARN}},
+		Statement{Sid: "WriteLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{r.logGroupARN(r.ForwarderLogGroup)}},
+	)
+}
+
+// UnityCatalogAccess is the optional role Databricks assumes for a Unity
+// Catalog storage credential on the output prefix: read-only.
+type UnityCatalogAccess struct {
+	// RoleARN is the role's own ARN: Databricks requires the role to be
+	// able to assume itself.
+	RoleARN string
+	// PrincipalARN is Databricks' Unity Catalog role that assumes it.
+	PrincipalARN string
+	// ExternalID is the Databricks account ID the trust is bound to.
+	ExternalID string
+}
+
+// DefaultUnityCatalogPrincipal is Databricks' Unity Catalog role on AWS.
+const DefaultUnityCatalogPrincipal = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+
+// UnityCatalog returns the storage credential role's statements.
+func UnityCatalog(r Resources, uc UnityCatalogAccess) []Statement {
+	listPrefix := r.Prefix + "/*"
+	if r.Prefix == "" {
+		listPrefix = "*"
+	}
+	s := []Statement{
+		{Sid: "ReadObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+		{Sid: "ListPrefix", Actions: []string{"s3:ListBucket"}, Resources: []string{r.BucketARN()},
+			Conditions: map[string]map[string]any{"StringLike": {"s3:prefix": []string{r.Prefix, listPrefix}}}},
+		{Sid: "LocateBucket", Actions: []string{"s3:GetBucketLocation"}, Resources: []string{r.BucketARN()}},
+		{Sid: "AssumeSelf", Actions: []string{"sts:AssumeRole"}, Resources: []string{uc.RoleARN}},
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return s
+}
+
+// Document is an IAM policy document as JSON.
+type Document struct {
+	Version   string          `json:"Version"`
+	Statement []jsonStatement `json:"Statement"`
+}
+
+type jsonStatement struct {
+	Sid       string                    `json:"Sid,omitempty"`
+	Effect    string                    `json:"Effect"`
+	Principal map[string]any            `json:"Principal,omitempty"`
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource,omitempty"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
+}
+
+// Policy renders statements as a permissions policy.
+func Policy(statements []Statement) Document {
+	d := Document{Version: "2012-10-17"}
+	for _, s := range statements {
+		d.Statement = append(d.Statement, jsonStatement{Sid: s.Sid, Effect: "Allow", Action: s.Actions, Resource: s.Resources, Condition: s.Conditions})
+	}
+	return d
+}
+
+// LambdaTrust is the trust policy of the functions' roles.
+func LambdaTrust() Document {
+	return Document{Version: "2012-10-17", Statement: []jsonStatement{{
+		Effect: "Allow", Principal: map[string]any{"Service": "lambda.amazonaws.com"}, Action: []string{"sts:AssumeRole"},
+	}}}
+}
+
+// UnityCatalogTrust lets Databricks' role, and the role itself, assume the
+// role, only with the external ID.
+func UnityCatalogTrust(uc UnityCatalogAccess) Document {
+	return Document{Version: "2012-10-17", Statement: []jsonStatement{{
+		Effect: "Allow", Principal: map[string]any{"AWS": []string{uc.PrincipalARN, uc.RoleARN}}, Action: []string{"sts:AssumeRole"},
+		Condition: map[string]map[string]any{"StringEquals": {"sts:ExternalId": uc.ExternalID}},
+	}}}
+}
+
+// Role is one role's trust and permissions.
+type Role struct {
+	Trust       Document `json:"trust"`
+	Permissions Document `json:"permissions"`
+}
+
+// Export returns every role's policies; uc may be nil.
+func Export(r Resources, uc *UnityCatalogAccess) map[string]Role {
+	out := map[string]Role{
+		"streamer":  {Trust: LambdaTrust(), Permissions: Policy(Streamer(r))},
+		"forwarder": {Trust: LambdaTrust(), Permissions: Policy(Forwarder(r))},
+	}
+	if uc != nil {
+		out["databricks-unity-catalog"] = Role{Trust: UnityCatalogTrust(*uc), Permissions: Policy(UnityCatalog(r, *uc))}
+	}
+	return out
+}
+
+// ExportJSON is Export, indented, for review.
+func ExportJSON(r Resources, uc *UnityCatalogAccess) ([]byte, error) {
+	return json.MarshalIndent(Export(r, uc), "", "  ")
+}
+
+// Actions returns the distinct actions of statements, sorted.
+func Actions(statements []Statement) []string {
+	set := map[string]bool{}
+	for _, s := range statements {
+		for _, a := range s.Actions {
+			set[a] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Placeholders are readable stand-ins for Export outside a deployment.
+func Placeholders() Resources {
+	return Resources{
+		Partition: "${Partition}", Region: "${Region}", Account: "${Account}", BucketName: "${BucketName}", Prefix: "cdc",
+		KeyARN: "${BucketKeyArn}", TableName: "${TableName}", StreamARN: "${StreamArn}",
+		StreamerQueueARN: "${StreamerFailureQueueArn}", ForwarderQueueARN: "${ForwarderFailureQueueArn}",
+		SecretARN: "${DatabricksSecretArn}", StreamerLogGroup: "${StreamerLogGroup}", ForwarderLogGroup: "${ForwarderLogGroup}",
+	}
+}

@@ -1,0 +1,230 @@
+package iam
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the exported policies")
+
+const sdkService = "github.com/aws/aws-sdk-go-v2/service/"
+
+// codeCalls finds the AWS operations the code linked into a function can
+// call: every SDK operation named by an interface method's parameter type
+// or built as an input literal, in the module's own packages.
+func codeCalls(t *testing.T, function string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.Module}} {{.Dir}}", "./functions/"+function)
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	module := strings.TrimSpace(string(must(exec.Command("go", "list", "-m").Output())))
+	ops := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		mod, dir, _ := strings.Cut(sc.Text(), " ")
+		if mod != module {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			scanFile(t, f, ops)
+		}
+	}
+	return sortedKeys(ops)
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func scanFile(t *testing.T, path string, ops map[string]bool) {
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := map[string]string{} // local name -> service
+	for _, imp := range f.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		svc, ok := strings.CutPrefix(p, sdkService)
+		if !ok || strings.Contains(svc, "/") {
+			continue
+		}
+		name := svc
+		if imp.Name != nil {
+			name = imp.Name.Name
+		}
+		services[name] = svc
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		pkg, ok := sel.X.(*ast.Ident)
+		if !ok {
+			return true
+		}
+		if svc, ok := services[pkg.Name]; ok {
+			if op, ok := strings.CutSuffix(sel.Sel.Name, "Input"); ok && op != "" {
+				ops[svc+":"+op] = true
+			}
+		}
+		return true
+	})
+}
+
+func listedCalls(t *testing.T, function string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "functions", function, "aws-calls.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			set[l] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var roles = map[string]func(Resources) []Statement{"streamer": Streamer, "forwarder": Forwarder}
+
+// TestCallListsMatchTheCode: a new SDK call in a function's code must be
+// added to its aws-calls.txt, and a listed call must exist in the code.
+func TestCallListsMatchTheCode(t *testing.T) {
+	for fn := range roles {
+		t.Run(fn, func(t *testing.T) {
+			code, listed := codeCalls(t, fn), listedCalls(t, fn)
+			if !reflect.DeepEqual(code, listed) {
+				t.Errorf("functions/%s/aws-calls.txt lists %v; the code calls %v", fn, listed, code)
+			}
+		})
+	}
+}
+
+// ExpectedActions is what a role must be granted: its code's calls mapped
+// to IAM actions, and the platform's calls on its behalf.
+func expectedActions(t *testing.T, fn string, withKey bool) []string {
+	set := map[string]bool{}
+	for _, op := range listedCalls(t, fn) {
+		actions, ok := OperationActions[op]
+		if !ok {
+			t.Fatalf("no IAM actions known for %s: add it to OperationActions", op)
+		}
+		for _, a := range actions {
+			set[a] = true
+		}
+	}
+	for a := range PlatformActions[fn] {
+		if strings.HasPrefix(a, "kms:") && !withKey {
+			continue
+		}
+		set[a] = true
+	}
+	return sortedKeys(set)
+}
+
+// TestGrantsMatchCalls: every grant has a call, every call a grant.
+func TestGrantsMatchCalls(t *testing.T) {
+	for fn, statements := range roles {
+		for _, withKey := range []bool{true, false} {
+			r := Placeholders()
+			if !withKey {
+				r.KeyARN = ""
+			}
+			got, want := Actions(statements(r)), expectedActions(t, fn, withKey)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s (key %v) is granted %v; its calls need %v", fn, withKey, got, want)
+			}
+		}
+	}
+}
+
+// CheckLeastPrivilege applies the project's rules to statements.
+func CheckLeastPrivilege(t *testing.T, name string, statements []Statement) {
+	t.Helper()
+	for _, s := range statements {
+		for _, a := range s.Actions {
+			svc, op, ok := strings.Cut(a, ":")
+			if a == "*" || !ok || svc == "" || strings.Contains(op, "*") {
+				t.Errorf("%s/%s: action %q is a wildcard", name, s.Sid, a)
+			}
+		}
+		if len(s.Resources) == 0 {
+			t.Errorf("%s/%s has no resources", name, s.Sid)
+		}
+		for _, r := range s.Resources {
+			if r == "*" || strings.HasSuffix(r, ":*:*") || strings.Count(r, "*") > 1 {
+				t.Errorf("%s/%s: resource %q is too broad", name, s.Sid, r)
+			}
+		}
+	}
+}
+
+func TestLeastPrivilege(t *testing.T) {
+	r := Placeholders()
+	uc := UnityCatalogAccess{RoleARN: "${UcRoleArn}", PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "${DatabricksAccountId}"}
+	CheckLeastPrivilege(t, "streamer", Streamer(r))
+	CheckLeastPrivilege(t, "forwarder", Forwarder(r))
+	CheckLeastPrivilege(t, "unity-catalog", UnityCatalog(r, uc))
+	if got := r.ObjectsARN(); got != "arn:${Partition}:s3:::${BucketName}/cdc/*" {
+		t.Errorf("objects ARN %s", got)
+	}
+	for _, a := range Actions(UnityCatalog(r, uc)) {
+		if strings.HasPrefix(a, "s3:Put") || strings.HasPrefix(a, "s3:Delete") {
+			t.Errorf("the Unity Catalog role may write: %s", a)
+		}
+	}
+}
+
+func TestExportIsReviewable(t *testing.T) {
+	uc := &UnityCatalogAccess{RoleARN: "${UcRoleArn}", PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "${DatabricksAccountId}"}
+	got, err := ExportJSON(Placeholders(), uc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const golden = "testdata/policies.json"
+	if *update {
+		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(got, '\n'), want) {
+		t.Errorf("policies changed; review and run go test ./iam -update:\n%s", got)
+	}
+}
