@@ -47,3 +47,19 @@ fuzz: ## fuzz the record converter for a minute
 
 clean:
 	rm -rf bin
+
+CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: synth deploy diff
+synth: node_modules/.bin/cdk ## synthesize the CloudFormation template offline (cdk.out/); pass CONTEXT="-c key=value ..."
+	$(CDK) synth -q $(CONTEXT)
+	@echo "template: cdk.out/$$(ls cdk.out | grep -m1 '\.template\.json$$')"
+
+deploy: node_modules/.bin/cdk ## cdk deploy (needs AWS credentials); pass CONTEXT="-c key=value ..."
+	$(CDK) deploy $(CONTEXT)
+
+diff: node_modules/.bin/cdk ## cdk diff against the deployed stack
+	$(CDK) diff $(CONTEXT)

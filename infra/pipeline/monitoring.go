@@ -1,0 +1,125 @@
+package pipeline
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+type monitored struct {
+	streamer, forwarder           awslambda.Function
+	streamerQueue, forwarderQueue awssqs.Queue
+}
+
+// newMonitoring adds the alarms and the dashboard.
+func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
+	c := constructs.NewConstruct(scope, jsii.String("Monitoring"))
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	var topic awssns.ITopic
+	if p.AlarmTopicARN != "" {
+		topic = awssns.Topic_FromTopicArn(c, jsii.String("AlarmTopic"), jsii.String(p.AlarmTopicARN))
+	}
+	alarm := func(id, description string, metric awscloudwatch.IMetric, threshold float64) {
+		a := awscloudwatch.NewAlarm(c, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(description),
+			Metric:             metric,
+			Threshold:          jsii.Number(threshold),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		if topic != nil {
+			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+		}
+	}
+	sum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}
+	maximum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}
+	emf := func(fn awslambda.Function, name string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(p.MetricsNamespace), MetricName: jsii.String(name), Period: five, Statistic: jsii.String("Sum"),
+			DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
+		})
+	}
+	iteratorAge := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/Lambda"), MetricName: jsii.String("IteratorAge"), Period: five, Statistic: jsii.String("Maximum"),
+		DimensionsMap: &map[string]*string{"FunctionName": m.streamer.FunctionName()},
+	})
+	for _, f := range []struct {
+		id      string
+		fn      awslambda.Function
+		timeout int
+	}{{"Streamer", m.streamer, p.StreamerTimeoutSec}, {"Forwarder", m.forwarder, p.ForwarderTimeoutSec}} {
+		alarm(f.id+"Errors", f.id+" invocations failed", f.fn.MetricErrors(sum), 1)
+		alarm(f.id+"Throttles", f.id+" invocations were throttled", f.fn.MetricThrottles(sum), 1)
+		alarm(f.id+"DurationNearTimeout", f.id+" ran for over 80% of its timeout", f.fn.MetricDuration(maximum), float64(f.timeout)*1000*0.8)
+	}
+	alarm("StreamIteratorAge", "The stream is falling behind: records wait longer than the threshold", iteratorAge, float64(p.IteratorAgeAlarmSec)*1000)
+	alarm("StreamerFailureQueueDepth", "Batches the streamer gave up on are waiting in its on-failure queue",
+		m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
+	alarm("ForwarderFailureQueueDepth", "Events the forwarder gave up on are waiting in its on-failure queue",
+		m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
+	alarm("ConversionErrors", "Stream records could not be converted; they are kept under _errors/", emf(m.streamer, "ConversionErrors"), 1)
+
+	graph := func(title string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &metrics, Width: jsii.Number(8)})
+	}
+	awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		Widgets: &[]*[]awscloudwatch.IWidget{
+			{
+				graph("Stream records and objects", emf(m.streamer, "Records"), emf(m.streamer, "Objects"), emf(m.streamer, "FailedRecords")),
+				graph("Stream lag (ms)", iteratorAge, emf(m.streamer, "RecordAge")),
+				graph("Streamer bytes", emf(m.streamer, "BytesIn"), emf(m.streamer, "BytesOut")),
+			},
+			{
+				graph("Errors", m.streamer.MetricErrors(sum), m.forwarder.MetricErrors(sum), emf(m.streamer, "ConversionErrors"), emf(m.forwarder, "Failures")),
+				graph("Throttles", m.streamer.MetricThrottles(sum), m.forwarder.MetricThrottles(sum)),
+				graph("Duration (max ms)", m.streamer.MetricDuration(maximum), m.forwarder.MetricDuration(maximum)),
+			},
+			{
+				graph("Delivered to Databricks", emf(m.forwarder, "Objects"), emf(m.forwarder, "Skipped"), emf(m.forwarder, "Retries")),
+				graph("Delivered bytes", emf(m.forwarder, "Bytes")),
+				graph("On-failure queues", m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum)),
+			},
+		},
+	})
+}
+
+type outputValues struct {
+	table, stream, bucket         string
+	streamer, forwarder           awslambda.Function
+	streamerLogs, forwarderLogs   awslogs.LogGroup
+	streamerQueue, forwarderQueue awssqs.Queue
+	ucRole                        awsiam.Role // nil without Unity Catalog access
+}
+
+func outputs(scope constructs.Construct, p *Props, v outputValues) {
+	out := func(id, description string, value *string) {
+		o := awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+		o.OverrideLogicalId(jsii.String(id)) // outputs are read by name: keep them plain
+	}
+	out("TableName", "Source DynamoDB table", jsii.String(v.table))
+	out("StreamArn", "Source DynamoDB stream", jsii.String(v.stream))
+	out("BucketName", "Output bucket", jsii.String(v.bucket))
+	out("Prefix", "Key prefix of the pipeline's objects", jsii.String(p.Prefix))
+	out("StreamerFunctionName", "Streamer function", v.streamer.FunctionName())
+	out("ForwarderFunctionName", "Forwarder function", v.forwarder.FunctionName())
+	out("StreamerLogGroupName", "Streamer logs", v.streamerLogs.LogGroupName())
+	out("ForwarderLogGroupName", "Forwarder logs", v.forwarderLogs.LogGroupName())
+	out("StreamerFailureQueueUrl", "Batches the streamer gave up on", v.streamerQueue.QueueUrl())
+	out("ForwarderFailureQueueUrl", "Events the forwarder gave up on", v.forwarderQueue.QueueUrl())
+	out("DashboardName", "CloudWatch dashboard of the pipeline",
+		scope.Node().FindChild(jsii.String("Monitoring")).Node().FindChild(jsii.String("Dashboard")).(awscloudwatch.Dashboard).DashboardName())
+	if v.ucRole != nil {
+		out("DatabricksRoleArn", "IAM role for the Unity Catalog storage credential", v.ucRole.RoleArn())
+		cli, sql := ucStatements(p, v.bucket, v.ucRole)
+		out("DatabricksCreateStorageCredential", "Run with the Databricks CLI to create the storage credential", jsii.String(cli))
+		out("DatabricksCreateExternalLocation", "Run in Databricks SQL to create the external location", jsii.String(sql))
+	}
+}

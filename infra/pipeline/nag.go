@@ -1,0 +1,58 @@
+package pipeline
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+func suppression(id, reason string, appliesTo ...string) *cdknag.NagPackSuppression {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		var a []any
+		for _, r := range appliesTo {
+			a = append(a, &cdknag.RegexAppliesTo{Regex: jsii.String(r)})
+		}
+		s.AppliesTo = &a
+	}
+	return s
+}
+
+// suppressFindings records, with reasons, the cdk-nag findings this design
+// accepts. Each names the exact resources it covers.
+func suppressFindings(scope constructs.Construct, streamer, forwarder awslambda.Function, queues ...any) {
+	objects := `/^Resource::arn:<AWS::Partition>:s3:::.*\/\*$/g`
+	logStreams := `/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:.*:\*$/g`
+	cdknag.NagSuppressions_AddResourceSuppressions(streamer.Role(), &[]*cdknag.NagPackSuppression{
+		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the pipeline prefix; log streams of the function's one log group; "+
+			"dynamodb:ListStreams on the table's streams (stream labels are unknown before deployment).",
+			objects, logStreams, `/^Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table\/.*\/stream\/\*$/g`),
+	}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(forwarder.Role(), &[]*cdknag.NagPackSuppression{
+		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the pipeline prefix; log streams of the function's one log group; "+
+			"a secret named without its ARN ends in six random characters (-??????).",
+			objects, logStreams, `/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?$/g`),
+	}, jsii.Bool(true))
+	for _, q := range queues {
+		switch q := q.(type) {
+		case awssqs.Queue:
+			cdknag.NagSuppressions_AddResourceSuppressions(q, &[]*cdknag.NagPackSuppression{
+				suppression("AwsSolutions-SQS3", "This queue is itself the on-failure destination (dead-letter) of a function."),
+			}, jsii.Bool(true))
+		case awsiam.Role:
+			if q != nil {
+				cdknag.NagSuppressions_AddResourceSuppressions(q, &[]*cdknag.NagPackSuppression{
+					suppression("AwsSolutions-IAM5", "Databricks reads objects only below the pipeline prefix.", objects),
+				}, jsii.Bool(true))
+			}
+		}
+	}
+	if logs := scope.Node().TryFindChild(jsii.String("AccessLogs")); logs != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(logs, &[]*cdknag.NagPackSuppression{
+			suppression("AwsSolutions-S1", "This bucket receives the output bucket's server access logs; logging it would loop."),
+		}, jsii.Bool(true))
+	}
+}

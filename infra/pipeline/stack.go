@@ -1,0 +1,349 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ddbstream/pipeline/iam"
+	"github.com/ddbstream/pipeline/internal/objectkey"
+)
+
+// StackProps are the stack's deployment settings and the pipeline's.
+type StackProps struct {
+	awscdk.StackProps
+	Pipeline Props
+}
+
+// NewPipelineStack returns the stack holding one pipeline.
+func NewPipelineStack(scope constructs.Construct, id string, props *StackProps) awscdk.Stack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	NewPipeline(stack, "Pipeline", &props.Pipeline)
+	return stack
+}
+
+// Pipeline is the whole pipeline, grouped under one construct.
+type Pipeline struct {
+	constructs.Construct
+	Resources iam.Resources
+	Streamer  awslambda.Function
+	Forwarder awslambda.Function
+}
+
+// NewPipeline builds every resource of the pipeline under scope.
+func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	stack := awscdk.Stack_Of(c)
+	res := iam.Resources{
+		Partition: *awscdk.Aws_PARTITION(), Region: *awscdk.Aws_REGION(), Account: *awscdk.Aws_ACCOUNT_ID(),
+		Prefix: p.Prefix,
+	}
+
+	tableName, streamARN := newTable(c, p)
+	res.TableName, res.StreamARN = tableName, streamARN
+
+	// The bucket's name is generated from the account, region and stack,
+	// not taken from the bucket resource: the forwarder's permission and
+	// policy can then name the bucket without depending on it, which is
+	// what lets the bucket's notification depend on the permission.
+	bucketName := p.BucketName
+	if bucketName == "" {
+		sum := sha256.Sum256([]byte(*stack.StackName()))
+		bucketName = *awscdk.Fn_Join(jsii.String("-"), jsii.Strings("ddbstream", *awscdk.Aws_ACCOUNT_ID(), *awscdk.Aws_REGION(), hex.EncodeToString(sum[:])[:8]))
+	}
+	res.BucketName = bucketName
+	var key awskms.Key
+	if p.BucketEncryption == "kms" {
+		key = awskms.NewKey(c, jsii.String("BucketKey"), &awskms.KeyProps{
+			Description:       jsii.String("Encrypts the DynamoDB stream pipeline's objects"),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		})
+		res.KeyARN = *key.KeyArn()
+	}
+	bucket := newBucket(c, p, bucketName, key)
+
+	streamerQueue := failureQueue(c, "StreamerFailureQueue")
+	forwarderQueue := failureQueue(c, "ForwarderFailureQueue")
+	res.StreamerQueueARN, res.ForwarderQueueARN = *streamerQueue.QueueArn(), *forwarderQueue.QueueArn()
+	streamerLogs, forwarderLogs := logGroup(c, "StreamerLogs", p), logGroup(c, "ForwarderLogs", p)
+	res.StreamerLogGroup, res.ForwarderLogGroup = *streamerLogs.LogGroupName(), *forwarderLogs.LogGroupName()
+
+	secretID := p.DatabricksSecretARN
+	res.SecretARN = p.DatabricksSecretARN
+	if secretID == "" {
+		secretID = p.DatabricksSecretName
+		// A secret's ARN ends in six random characters after its name.
+		res.SecretARN = fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", res.Partition, res.Region, res.Account, p.DatabricksSecretName)
+	}
+	res.SecretKeyARN = p.DatabricksSecretKMSKeyARN
+
+	keyARN := ""
+	if key != nil {
+		keyARN = *key.KeyArn()
+	}
+	streamerFn := newFunction(c, "Streamer", p, functionSettings{
+		name: "streamer", statements: iam.Streamer(res), logs: streamerLogs,
+		memory: p.StreamerMemoryMB, timeout: p.StreamerTimeoutSec, env: p.streamerEnv(bucketName, keyARN),
+		description: "Writes each DynamoDB Streams batch to S3 as one gzip JSON Lines object",
+	})
+	forwarderFn := newFunction(c, "Forwarder", p, functionSettings{
+		name: "forwarder", statements: iam.Forwarder(res), logs: forwarderLogs,
+		memory: p.ForwarderMemoryMB, timeout: p.ForwarderTimeoutSec, env: p.forwarderEnv(secretID),
+		description: "Delivers each new pipeline object to Databricks",
+	})
+
+	awslambda.NewCfnEventSourceMapping(c, jsii.String("StreamMapping"), &awslambda.CfnEventSourceMappingProps{
+		FunctionName:                   streamerFn.FunctionArn(),
+		EventSourceArn:                 jsii.String(streamARN),
+		StartingPosition:               jsii.String(p.StartingPosition),
+		BatchSize:                      jsii.Number(p.BatchSize),
+		MaximumBatchingWindowInSeconds: jsii.Number(p.BatchingWindowSeconds),
+		ParallelizationFactor:          jsii.Number(p.ParallelizationFactor),
+		BisectBatchOnFunctionError:     jsii.Bool(true),
+		MaximumRetryAttempts:           jsii.Number(p.MaxRetryAttempts),
+		MaximumRecordAgeInSeconds:      jsii.Number(p.MaxRecordAgeSeconds),
+		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
+		DestinationConfig: &awslambda.CfnEventSourceMapping_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: streamerQueue.QueueArn()},
+		},
+	})
+
+	awslambda.NewCfnEventInvokeConfig(c, jsii.String("ForwarderAsyncConfig"), &awslambda.CfnEventInvokeConfigProps{
+		FunctionName:             forwarderFn.FunctionName(),
+		Qualifier:                jsii.String("$LATEST"),
+		MaximumRetryAttempts:     jsii.Number(p.AsyncRetryAttempts),
+		MaximumEventAgeInSeconds: jsii.Number(p.MaxEventAgeSeconds),
+		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: forwarderQueue.QueueArn()},
+		},
+	})
+	notifyForwarder(c, bucket, forwarderFn, res, p.Prefix)
+
+	var ucRole awsiam.Role
+	if p.DatabricksExternalID != "" {
+		ucRole = newUnityCatalogRole(c, p, res, stack)
+	}
+	newMonitoring(c, p, monitored{streamer: streamerFn, forwarder: forwarderFn, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue})
+	outputs(c, p, outputValues{
+		table: tableName, stream: streamARN, bucket: bucketName, streamer: streamerFn, forwarder: forwarderFn,
+		streamerLogs: streamerLogs, forwarderLogs: forwarderLogs, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, ucRole: ucRole,
+	})
+	suppressFindings(c, streamerFn, forwarderFn, streamerQueue, forwarderQueue, ucRole)
+	return &Pipeline{Construct: c, Resources: res, Streamer: streamerFn, Forwarder: forwarderFn}
+}
+
+func newTable(scope constructs.Construct, p *Props) (name, streamARN string) {
+	if p.ExistingTableName != "" {
+		return p.ExistingTableName, p.ExistingStreamARN
+	}
+	attr := func(name, typ string) *awsdynamodb.Attribute {
+		t := map[string]awsdynamodb.AttributeType{"S": awsdynamodb.AttributeType_STRING, "N": awsdynamodb.AttributeType_NUMBER, "B": awsdynamodb.AttributeType_BINARY}[typ]
+		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: t}
+	}
+	props := &awsdynamodb.TableProps{
+		PartitionKey:       attr(p.PartitionKey, p.PartitionKeyType),
+		BillingMode:        awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Stream:             awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES,
+		DeletionProtection: jsii.Bool(true),
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+	}
+	if p.SortKey != "" {
+		props.SortKey = attr(p.SortKey, p.SortKeyType)
+	}
+	if p.TableName != "" {
+		props.TableName = jsii.String(p.TableName)
+	}
+	if p.TTLAttribute != "" {
+		props.TimeToLiveAttribute = jsii.String(p.TTLAttribute)
+	}
+	t := awsdynamodb.NewTable(scope, jsii.String("Table"), props)
+	return *t.TableName(), *t.TableStreamArn()
+}
+
+func newBucket(scope constructs.Construct, p *Props, name string, key awskms.Key) awss3.Bucket {
+	logs := awss3.NewBucket(scope, jsii.String("AccessLogs"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED, // server access logging delivers only to SSE-S3 buckets
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("expire-access-logs"), Expiration: awscdk.Duration_Days(jsii.Number(365)),
+		}},
+	})
+	rules := []*awss3.LifecycleRule{{
+		Id:                                  jsii.String("tidy-versions"),
+		NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(p.NoncurrentVersionDays)),
+		AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+		ExpiredObjectDeleteMarker:           jsii.Bool(true),
+	}}
+	if p.InfrequentAccessDays > 0 {
+		rules = append(rules, &awss3.LifecycleRule{
+			Id:     jsii.String("infrequent-access"),
+			Prefix: jsii.String(p.Prefix + "/"),
+			Transitions: &[]*awss3.Transition{{
+				StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(p.InfrequentAccessDays)),
+			}},
+		})
+	}
+	props := &awss3.BucketProps{
+		BucketName:             jsii.String(name),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		MinimumTLSVersion:      jsii.Number(1.2),
+		Versioned:              jsii.Bool(true),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules:         &rules,
+		ServerAccessLogsBucket: logs,
+		ServerAccessLogsPrefix: jsii.String("output-bucket/"),
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+	}
+	if key != nil {
+		props.Encryption = awss3.BucketEncryption_KMS
+		props.EncryptionKey = key
+		props.BucketKeyEnabled = jsii.Bool(true)
+	}
+	return awss3.NewBucket(scope, jsii.String("Output"), props)
+}
+
+func failureQueue(scope constructs.Construct, id string) awssqs.Queue {
+	return awssqs.NewQueue(scope, jsii.String(id), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+}
+
+func logGroup(scope constructs.Construct, id string, p *Props) awslogs.LogGroup {
+	lg := awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{RemovalPolicy: awscdk.RemovalPolicy_RETAIN})
+	lg.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(jsii.Number(p.LogRetentionDays))
+	return lg
+}
+
+type functionSettings struct {
+	name, description string
+	statements        []iam.Statement
+	logs              awslogs.LogGroup
+	memory, timeout   int
+	env               map[string]string
+}
+
+func newFunction(scope constructs.Construct, id string, p *Props, s functionSettings) awslambda.Function {
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description:    jsii.String("Least-privilege role of the " + s.name + " function"),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{s.name: policyDocument(s.statements)},
+	})
+	env := map[string]*string{}
+	for k, v := range s.env {
+		env[k] = jsii.String(v)
+	}
+	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
+		Description:           jsii.String(s.description),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  functionCode(p.SourceDir, s.name),
+		Role:                  role,
+		MemorySize:            jsii.Number(s.memory),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(s.timeout)),
+		Environment:           &env,
+		LogGroup:              s.logs,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(p.LogLevel),
+		SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
+	})
+}
+
+// policyDocument turns iam statements into a CDK policy document.
+func policyDocument(statements []iam.Statement) awsiam.PolicyDocument {
+	var out []awsiam.PolicyStatement
+	for _, s := range statements {
+		props := &awsiam.PolicyStatementProps{
+			Sid: jsii.String(s.Sid), Effect: awsiam.Effect_ALLOW,
+			Actions: jsii.Strings(s.Actions...), Resources: jsii.Strings(s.Resources...),
+		}
+		if s.Conditions != nil {
+			cond := map[string]any{}
+			for k, v := range s.Conditions {
+				cond[k] = v
+			}
+			props.Conditions = &cond
+		}
+		out = append(out, awsiam.NewPolicyStatement(props))
+	}
+	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &out})
+}
+
+// notifyForwarder sends ObjectCreated events for data keys to the
+// forwarder. It sets the notification on the bucket directly rather than
+// through CDK's custom resource, whose handler role would need a managed
+// policy and s3:PutBucketNotification on every bucket.
+func notifyForwarder(scope constructs.Construct, bucket awss3.Bucket, fn awslambda.Function, res iam.Resources, prefix string) {
+	perm := awslambda.NewCfnPermission(scope, jsii.String("AllowBucketToInvokeForwarder"), &awslambda.CfnPermissionProps{
+		Action:        jsii.String("lambda:InvokeFunction"),
+		FunctionName:  fn.FunctionArn(),
+		Principal:     jsii.String("s3.amazonaws.com"),
+		SourceAccount: awscdk.Aws_ACCOUNT_ID(),
+		SourceArn:     jsii.String(res.BucketARN()),
+	})
+	cfn := bucket.Node().DefaultChild().(awss3.CfnBucket)
+	cfn.AddPropertyOverride(jsii.String("NotificationConfiguration.LambdaConfigurations"), []map[string]any{{
+		"Event":    "s3:ObjectCreated:*",
+		"Function": fn.FunctionArn(),
+		"Filter": map[string]any{"S3Key": map[string]any{"Rules": []map[string]string{
+			{"Name": "prefix", "Value": objectkey.DataPrefix(prefix)},
+			{"Name": "suffix", "Value": objectkey.Suffix},
+		}}},
+	}})
+	cfn.Node().AddDependency(perm)
+}
+
+func newUnityCatalogRole(scope constructs.Construct, p *Props, res iam.Resources, stack awscdk.Stack) awsiam.Role {
+	// The role must trust itself, so its ARN is built from a generated
+	// name rather than read from the role.
+	sum := sha256.Sum256([]byte(*stack.StackName()))
+	name := "ddbstream-databricks-uc-" + hex.EncodeToString(sum[:])[:8]
+	uc := iam.UnityCatalogAccess{
+		RoleARN:      fmt.Sprintf("arn:%s:iam::%s:role/%s", res.Partition, res.Account, name),
+		PrincipalARN: p.DatabricksUCPrincipalARN,
+		ExternalID:   p.DatabricksExternalID,
+	}
+	trust := iam.UnityCatalogTrust(uc)
+	principals := trust.Statement[0].Principal["AWS"].([]string)
+	var arns []awsiam.IPrincipal
+	for _, a := range principals {
+		arns = append(arns, awsiam.NewArnPrincipal(jsii.String(a)))
+	}
+	return awsiam.NewRole(scope, jsii.String("DatabricksUnityCatalogRole"), &awsiam.RoleProps{
+		RoleName:       jsii.String(name),
+		Description:    jsii.String("Read-only access for a Databricks Unity Catalog storage credential on the pipeline prefix"),
+		AssumedBy:      awsiam.NewCompositePrincipal(arns...).WithConditions(&map[string]any{"StringEquals": map[string]any{"sts:ExternalId": uc.ExternalID}}),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"databricks-unity-catalog": policyDocument(iam.UnityCatalog(res, uc))},
+	})
+}
+
+func ucStatements(p *Props, bucket string, role awsiam.Role) (cli, sql string) {
+	cli = fmt.Sprintf(`databricks storage-credentials create --json '{"name": "%s", "aws_iam_role": {"role_arn": "%s"}, "read_only": true}'`,
+		p.DatabricksStorageCredentialName, *role.RoleArn())
+	sql = fmt.Sprintf("CREATE EXTERNAL LOCATION IF NOT EXISTS %s_location URL 's3://%s/%s' WITH (STORAGE CREDENTIAL %s) COMMENT 'DynamoDB stream pipeline output'",
+		p.DatabricksStorageCredentialName, bucket, strings.TrimSuffix(p.Prefix, "/"), p.DatabricksStorageCredentialName)
+	return cli, sql
+}
