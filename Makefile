@@ -46,7 +46,7 @@ fuzz: ## fuzz the record converter for a minute
 	go test -run '^$$' -fuzz FuzzConvertEvent -fuzztime 60s ./internal/record
 
 clean:
-	rm -rf bin
+	rm -rf bin cdk.out
 
 CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk
 node_modules/.bin/cdk: package.json package-lock.json
@@ -54,8 +54,11 @@ node_modules/.bin/cdk: package.json package-lock.json
 	@touch $@
 
 .PHONY: synth deploy diff
+# make synth without CONTEXT shows the template for example Databricks
+# settings; deploy and diff take yours.
+EXAMPLE_CONTEXT := -c databricksSecretName=databricks/pipeline -c 'databricksVolumePath=/Volumes/main/cdc/landing/{table}/{name}'
 synth: node_modules/.bin/cdk ## synthesize the CloudFormation template offline (cdk.out/); pass CONTEXT="-c key=value ..."
-	$(CDK) synth -q $(CONTEXT)
+	$(CDK) synth -q $(or $(CONTEXT),$(EXAMPLE_CONTEXT))
 	@echo "template: cdk.out/$$(ls cdk.out | grep -m1 '\.template\.json$$')"
 
 deploy: node_modules/.bin/cdk ## cdk deploy (needs AWS credentials); pass CONTEXT="-c key=value ..."

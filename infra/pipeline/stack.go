@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -326,18 +327,19 @@ func newUnityCatalogRole(scope constructs.Construct, p *Props, res iam.Resources
 		PrincipalARN: p.DatabricksUCPrincipalARN,
 		ExternalID:   p.DatabricksExternalID,
 	}
-	trust := iam.UnityCatalogTrust(uc)
-	principals := trust.Statement[0].Principal["AWS"].([]string)
-	var arns []awsiam.IPrincipal
-	for _, a := range principals {
-		arns = append(arns, awsiam.NewArnPrincipal(jsii.String(a)))
-	}
-	return awsiam.NewRole(scope, jsii.String("DatabricksUnityCatalogRole"), &awsiam.RoleProps{
+	role := awsiam.NewRole(scope, jsii.String("DatabricksUnityCatalogRole"), &awsiam.RoleProps{
 		RoleName:       jsii.String(name),
 		Description:    jsii.String("Read-only access for a Databricks Unity Catalog storage credential on the pipeline prefix"),
-		AssumedBy:      awsiam.NewCompositePrincipal(arns...).WithConditions(&map[string]any{"StringEquals": map[string]any{"sts:ExternalId": uc.ExternalID}}),
+		AssumedBy:      awsiam.NewArnPrincipal(jsii.String(uc.PrincipalARN)), // replaced below by iam's trust policy
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"databricks-unity-catalog": policyDocument(iam.UnityCatalog(res, uc))},
 	})
+	// The trust policy is iam's, to the letter: both principals, one
+	// statement, bound to the external ID.
+	var trust map[string]any
+	raw, _ := json.Marshal(iam.UnityCatalogTrust(uc))
+	_ = json.Unmarshal(raw, &trust)
+	role.Node().DefaultChild().(awsiam.CfnRole).AddPropertyOverride(jsii.String("AssumeRolePolicyDocument"), trust)
+	return role
 }
 
 func ucStatements(p *Props, bucket string, role awsiam.Role) (cli, sql string) {

@@ -1,0 +1,485 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ddbstream/pipeline/iam"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func testProps(t *testing.T) Props {
+	p := DefaultProps()
+	p.SourceDir = repoRoot(t)
+	p.DatabricksSecretName = "databricks/pipeline"
+	p.DatabricksVolumePath = "/Volumes/main/cdc/landing/{table}/{name}"
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type synthesized struct {
+	stack    awscdk.Stack
+	template assertions.Template
+	json     map[string]any
+}
+
+// synth builds the stack as main does, cdk-nag included. Bundling is
+// skipped unless bundle is set: most tests look at the template only.
+func synth(t *testing.T, p Props, bundle bool, outdir string) synthesized {
+	t.Helper()
+	// The feature flags of cdk.json, as `cdk synth` applies them.
+	var cdkJSON struct {
+		Context map[string]any `json:"context"`
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "cdk.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &cdkJSON)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := cdkJSON.Context
+	if !bundle {
+		ctx["aws:cdk:bundling-stacks"] = []string{}
+	}
+	props := &awscdk.AppProps{Context: &ctx}
+	if outdir != "" {
+		props.Outdir = jsii.String(outdir)
+	}
+	app := awscdk.NewApp(props)
+	stack := NewPipelineStack(app, "TestPipeline", &StackProps{Pipeline: p})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	tpl := assertions.Template_FromStack(stack, nil)
+	raw, err = json.Marshal(tpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return synthesized{stack: stack, template: tpl, json: m}
+}
+
+var defaultStack *synthesized
+
+func defaultSynth(t *testing.T) synthesized {
+	if defaultStack == nil {
+		s := synth(t, testProps(t), false, "")
+		defaultStack = &s
+	}
+	return *defaultStack
+}
+
+func obj(m map[string]any) *map[string]any { return &m }
+
+func resources(s synthesized, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range s.json["Resources"].(map[string]any) {
+		if r.(map[string]any)["Type"] == typ {
+			out[id] = r.(map[string]any)
+		}
+	}
+	return out
+}
+
+func TestTable(t *testing.T) {
+	defer failOnPanic(t)
+	s := defaultSynth(t)
+	s.template.HasResource(jsii.String("AWS::DynamoDB::Table"), obj(map[string]any{
+		"DeletionPolicy": "Retain",
+		"Properties": map[string]any{
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"StreamSpecification":              map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"},
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"DeletionProtectionEnabled":        true,
+			"KeySchema": []any{
+				map[string]any{"AttributeName": "pk", "KeyType": "HASH"},
+				map[string]any{"AttributeName": "sk", "KeyType": "RANGE"},
+			},
+		},
+	}))
+}
+
+func TestImportedTable(t *testing.T) {
+	defer failOnPanic(t)
+	p := testProps(t)
+	p.ExistingTableName = "Orders"
+	p.ExistingStreamARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-01-01T00:00:00.000"
+	s := synth(t, p, false, "")
+	s.template.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(0))
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj(map[string]any{"EventSourceArn": p.ExistingStreamARN}))
+	if !strings.Contains(toJSON(s.json), `:table/Orders/stream/*`) {
+		t.Error("ListStreams is not scoped to the imported table")
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestBucketAndKey(t *testing.T) {
+	defer failOnPanic(t)
+	s := defaultSynth(t)
+	s.template.HasResource(jsii.String("AWS::S3::Bucket"), obj(map[string]any{
+		"DeletionPolicy": "Retain",
+		"Properties": map[string]any{
+			"VersioningConfiguration": map[string]any{"Status": "Enabled"},
+			"PublicAccessBlockConfiguration": map[string]any{
+				"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+			},
+			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{
+				"BucketKeyEnabled":              true,
+				"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": assertions.Match_AnyValue()},
+			}}},
+			"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{map[string]any{
+				"Id": "tidy-versions", "Status": "Enabled", "AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": 1}, "ExpiredObjectDeleteMarker": true,
+				"NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": 30},
+			}})},
+			"LoggingConfiguration": assertions.Match_AnyValue(),
+		},
+	}))
+	s.template.HasResource(jsii.String("AWS::KMS::Key"), obj(map[string]any{
+		"DeletionPolicy": "Retain", "Properties": map[string]any{"EnableKeyRotation": true},
+	}))
+	// TLS only, on both buckets.
+	for id, r := range resources(s, "AWS::S3::BucketPolicy") {
+		if !strings.Contains(toJSON(r), `"aws:SecureTransport":"false"`) {
+			t.Errorf("bucket policy %s does not deny plain HTTP", id)
+		}
+	}
+	s.template.ResourceCountIs(jsii.String("AWS::SecretsManager::Secret"), jsii.Number(0))
+}
+
+func TestS3ManagedEncryption(t *testing.T) {
+	defer failOnPanic(t)
+	p := testProps(t)
+	p.BucketEncryption = "s3"
+	s := synth(t, p, false, "")
+	s.template.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
+	if strings.Contains(toJSON(resources(s, "AWS::IAM::Role")), "kms:") {
+		t.Error("roles are granted KMS actions without a key")
+	}
+	if strings.Contains(toJSON(resources(s, "AWS::Lambda::Function")), "KMS_KEY_ID") {
+		t.Error("the streamer is given a key that does not exist")
+	}
+}
+
+func TestFunctions(t *testing.T) {
+	defer failOnPanic(t)
+	s := defaultSynth(t)
+	fns := resources(s, "AWS::Lambda::Function")
+	if len(fns) != 2 {
+		t.Fatalf("%d functions", len(fns))
+	}
+	for id, fn := range fns {
+		props := fn["Properties"].(map[string]any)
+		lc := props["LoggingConfig"].(map[string]any)
+		if props["Runtime"] != "provided.al2023" || toJSON(props["Architectures"]) != `["arm64"]` || props["Handler"] != "bootstrap" ||
+			lc["LogFormat"] != "JSON" || lc["ApplicationLogLevel"] != "INFO" || lc["LogGroup"] == nil {
+			t.Errorf("function %s: %v", id, toJSON(props))
+		}
+	}
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj(map[string]any{"Environment": map[string]any{"Variables": map[string]any{
+		"S3_PREFIX": "cdc", "REPORT_BATCH_ITEM_FAILURES": "true", "IMAGE_FORMAT": "plain", "BUCKET_NAME": assertions.Match_AnyValue(), "KMS_KEY_ID": assertions.Match_AnyValue(),
+		"METRICS_NAMESPACE": "DynamoDBStreamPipeline", "DEADLINE_MARGIN": "3s",
+	}}}))
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj(map[string]any{"Environment": map[string]any{"Variables": map[string]any{
+		"DATABRICKS_SECRET_ID": "databricks/pipeline", "DELIVERY_MODE": "volume", "DATABRICKS_VOLUME_PATH": "/Volumes/main/cdc/landing/{table}/{name}",
+		"KEY_PREFIX": "cdc/table=", "KEY_SUFFIX": ".jsonl.gz", "METRICS_NAMESPACE": "DynamoDBStreamPipeline",
+	}}}))
+	s.template.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), obj(map[string]any{"RetentionInDays": 30}))
+}
+
+func TestEventSources(t *testing.T) {
+	defer failOnPanic(t)
+	s := defaultSynth(t)
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj(map[string]any{
+		"StartingPosition": "TRIM_HORIZON", "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 5, "ParallelizationFactor": 1,
+		"BisectBatchOnFunctionError": true, "MaximumRetryAttempts": 10, "MaximumRecordAgeInSeconds": 86400,
+		"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+		"DestinationConfig":     map[string]any{"OnFailure": map[string]any{"Destination": map[string]any{"Fn::GetAtt": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("StreamerFailureQueue"))})}}},
+	}))
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), obj(map[string]any{
+		"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600, "Qualifier": "$LATEST",
+		"DestinationConfig": map[string]any{"OnFailure": map[string]any{"Destination": map[string]any{"Fn::GetAtt": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("ForwarderFailureQueue"))})}}},
+	}))
+	s.template.HasResource(jsii.String("AWS::S3::Bucket"), obj(map[string]any{
+		"Properties": map[string]any{"NotificationConfiguration": map[string]any{"LambdaConfigurations": []any{map[string]any{
+			"Event":  "s3:ObjectCreated:*",
+			"Filter": map[string]any{"S3Key": map[string]any{"Rules": []any{map[string]any{"Name": "prefix", "Value": "cdc/table="}, map[string]any{"Name": "suffix", "Value": ".jsonl.gz"}}}},
+		}}}},
+		"DependsOn": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("AllowBucketToInvokeForwarder"))}),
+	}))
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), obj(map[string]any{
+		"Principal": "s3.amazonaws.com", "Action": "lambda:InvokeFunction", "SourceAccount": map[string]any{"Ref": "AWS::AccountId"},
+	}))
+	s.template.AllResourcesProperties(jsii.String("AWS::SQS::Queue"), obj(map[string]any{"SqsManagedSseEnabled": true, "MessageRetentionPeriod": 1209600}))
+}
+
+func TestAlarmsDashboardAndOutputs(t *testing.T) {
+	defer failOnPanic(t)
+	s := defaultSynth(t)
+	alarms := resources(s, "AWS::CloudWatch::Alarm")
+	var metrics []string
+	for _, a := range alarms {
+		metrics = append(metrics, a["Properties"].(map[string]any)["MetricName"].(string))
+	}
+	sort.Strings(metrics)
+	want := []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesVisible", "ConversionErrors", "Duration", "Duration",
+		"Errors", "Errors", "IteratorAge", "Throttles", "Throttles"}
+	if !reflect.DeepEqual(metrics, want) {
+		t.Errorf("alarms on %v; want %v", metrics, want)
+	}
+	s.template.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
+	for _, o := range []string{"TableName", "StreamArn", "BucketName", "Prefix", "StreamerFunctionName", "ForwarderFunctionName",
+		"StreamerLogGroupName", "ForwarderLogGroupName", "StreamerFailureQueueUrl", "ForwarderFailureQueueUrl", "DashboardName"} {
+		s.template.HasOutput(jsii.String(o), obj(map[string]any{}))
+	}
+	// With a topic, every alarm notifies it.
+	p := testProps(t)
+	p.AlarmTopicARN = "arn:aws:sns:eu-west-1:123456789012:pipeline-alarms"
+	s2 := synth(t, p, false, "")
+	s2.template.AllResourcesProperties(jsii.String("AWS::CloudWatch::Alarm"), obj(map[string]any{"AlarmActions": []any{p.AlarmTopicARN}}))
+}
+
+func TestUnityCatalogRole(t *testing.T) {
+	defer failOnPanic(t)
+	p := testProps(t)
+	p.DatabricksExternalID = "0d26daa6-5e44-4c97-a497-ef015f91254a"
+	s := synth(t, p, false, "")
+	s.template.HasResourceProperties(jsii.String("AWS::IAM::Role"), obj(map[string]any{
+		"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
+			"Action": []any{"sts:AssumeRole"}, "Effect": "Allow",
+			"Condition": map[string]any{"StringEquals": map[string]any{"sts:ExternalId": p.DatabricksExternalID}},
+			"Principal": map[string]any{"AWS": []any{p.DatabricksUCPrincipalARN, map[string]any{"Fn::Join": assertions.Match_AnyValue()}}},
+		}}},
+		"RoleName": assertions.Match_StringLikeRegexp(jsii.String(`^ddbstream-databricks-uc-[0-9a-f]{8}$`)),
+	}))
+	s.template.HasOutput(jsii.String("DatabricksCreateStorageCredential"), obj(map[string]any{}))
+	s.template.HasOutput(jsii.String("DatabricksCreateExternalLocation"), obj(map[string]any{
+		"Value": map[string]any{"Fn::Join": assertions.Match_ArrayWith(&[]any{assertions.Match_ArrayWith(&[]any{
+			assertions.Match_StringLikeRegexp(jsii.String("CREATE EXTERNAL LOCATION IF NOT EXISTS ddb_stream_pipeline_location URL 's3://")),
+		})})},
+	}))
+	checkNag(t, s)
+	checkIAMRules(t, s)
+}
+
+// checkIAMRules applies the least-privilege rules to every IAM statement
+// in the template: identity policies allow no wildcard actions or
+// resources and use no managed policies; resource policies allow nobody
+// anonymous.
+func checkIAMRules(t *testing.T, s synthesized) {
+	t.Helper()
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group"} {
+		if n := len(resources(s, typ)); n != 0 {
+			t.Errorf("%d %s resources; all grants must be the roles' inline policies from iam", n, typ)
+		}
+	}
+	for id, r := range resources(s, "AWS::IAM::Role") {
+		props := r["Properties"].(map[string]any)
+		if props["ManagedPolicyArns"] != nil {
+			t.Errorf("role %s uses managed policies", id)
+		}
+		for _, pol := range props["Policies"].([]any) {
+			for _, st := range pol.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				st := st.(map[string]any)
+				for _, a := range list(st["Action"]) {
+					if s, ok := a.(string); !ok || s == "*" || strings.HasSuffix(s, ":*") || !strings.Contains(s, ":") {
+						t.Errorf("role %s: action %v", id, a)
+					}
+				}
+				for _, res := range list(st["Resource"]) {
+					if res == "*" {
+						t.Errorf("role %s: statement %v allows every resource", id, st["Sid"])
+					}
+				}
+			}
+		}
+	}
+	for _, typ := range []string{"AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::KMS::Key"} {
+		for id, r := range resources(s, typ) {
+			for _, st := range regexp.MustCompile(`\{"Action[^{}]*(\{[^{}]*\}[^{}]*)*\}`).FindAllString(toJSON(r), -1) {
+				if strings.Contains(st, `"Effect":"Allow"`) && (strings.Contains(st, `"Principal":"*"`) || strings.Contains(st, `"AWS":"*"`)) {
+					t.Errorf("%s allows anyone: %s", id, st)
+				}
+			}
+		}
+	}
+}
+
+func list(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+func TestIAMRules(t *testing.T) {
+	defer failOnPanic(t)
+	checkIAMRules(t, defaultSynth(t))
+}
+
+// TestRolesGrantExactlyIAMStatements: the template's roles hold iam's
+// statements and nothing else, so the iam tests (calls against grants)
+// speak for the deployed roles.
+func TestRolesGrantExactlyIAMStatements(t *testing.T) {
+	defer failOnPanic(t)
+	s := defaultSynth(t)
+	want := map[string][]string{
+		"streamer":  iam.Actions(iam.Streamer(iam.Placeholders())),
+		"forwarder": iam.Actions(iam.Forwarder(iam.Placeholders())),
+	}
+	got := map[string][]string{}
+	for _, r := range resources(s, "AWS::IAM::Role") {
+		for _, pol := range r["Properties"].(map[string]any)["Policies"].([]any) {
+			name := pol.(map[string]any)["PolicyName"].(string)
+			set := map[string]bool{}
+			for _, st := range pol.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				for _, a := range list(st.(map[string]any)["Action"]) {
+					set[a.(string)] = true
+				}
+			}
+			for a := range set {
+				got[name] = append(got[name], a)
+			}
+			sort.Strings(got[name])
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("roles grant %v; iam says %v", got, want)
+	}
+}
+
+// checkNag fails on any cdk-nag AwsSolutions finding not suppressed with a
+// reason, error or warning.
+func checkNag(t *testing.T, s synthesized) {
+	t.Helper()
+	a := assertions.Annotations_FromStack(s.stack)
+	match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	for _, found := range []*[]*cxapi.SynthesisMessage{a.FindError(jsii.String("*"), match), a.FindWarning(jsii.String("*"), match)} {
+		for _, msg := range *found {
+			t.Errorf("cdk-nag: %s: %v", *msg.Id, msg.Entry.Data)
+		}
+	}
+}
+
+func TestCdkNag(t *testing.T) {
+	defer failOnPanic(t)
+	checkNag(t, defaultSynth(t))
+}
+
+func TestBadContextStopsSynthesis(t *testing.T) {
+	defer failOnPanic(t)
+	base := map[string]any{"databricksSecretName": "databricks/pipeline", "databricksVolumePath": "/Volumes/main/cdc/landing/{key}"}
+	tests := []struct {
+		name string
+		set  map[string]any
+		want string
+	}{
+		{"unknown mode", map[string]any{"deliveryMode": "email"}, `DELIVERY_MODE="email": want one of volume, job, copy-into, dbfs`},
+		{"batch size", map[string]any{"batchSize": "20000"}, `context batchSize="20000": want a whole number from 1 to 10000`},
+		{"batch size not a number", map[string]any{"batchSize": "lots"}, `context batchSize="lots": want a whole number`},
+		{"malformed stream ARN", map[string]any{"existingTableName": "Orders", "existingStreamArn": "arn:aws:dynamodb:eu-west-1:1:table/Orders"}, `context existingStreamArn=`},
+		{"malformed secret ARN", map[string]any{"databricksSecretName": "", "databricksSecretArn": "arn:aws:s3:::x"}, `context databricksSecretArn="arn:aws:s3:::x": want a Secrets Manager secret ARN`},
+		{"no secret", map[string]any{"databricksSecretName": ""}, "databricksSecretName (or databricksSecretArn) is not set"},
+		{"window", map[string]any{"batchingWindowSeconds": 301.0}, `batchingWindowSeconds="301"`},
+		{"parallelization", map[string]any{"parallelizationFactor": "11"}, `parallelizationFactor="11"`},
+		{"record age", map[string]any{"maxRecordAgeSeconds": "30"}, `maxRecordAgeSeconds="30": want -1 (no limit) or 60 to 604800`},
+		{"retention", map[string]any{"logRetentionDays": "31"}, `logRetentionDays="31"`},
+		{"encryption", map[string]any{"bucketEncryption": "none"}, `bucketEncryption="none": want kms or s3`},
+		{"volume path", map[string]any{"databricksVolumePath": "/tmp/{key}"}, "DATABRICKS_VOLUME_PATH"},
+		{"topic", map[string]any{"alarmTopicArn": "topic"}, `alarmTopicArn="topic"`},
+		{"image format", map[string]any{"imageFormat": "avro"}, `IMAGE_FORMAT="avro"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := map[string]any{}
+			for k, v := range base {
+				ctx[k] = v
+			}
+			for k, v := range tc.set {
+				ctx[k] = v
+			}
+			_, err := PropsFromContext(func(k string) any {
+				if v, ok := ctx[k]; ok && v != "" {
+					return v
+				}
+				return nil
+			}, "/src")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+	p, err := PropsFromContext(func(k string) any { return base[k] }, "/src")
+	if err != nil || p.BatchSize != 1000 {
+		t.Fatalf("valid context: %+v, %v", p.BatchSize, err)
+	}
+	if len(ContextKeys()) < 40 {
+		t.Errorf("only %d context keys", len(ContextKeys()))
+	}
+}
+
+// TestAssetHashIsStable builds both functions twice, in two synths with
+// separate output folders: unchanged source must give unchanged assets.
+// It also checks that the bundler builds with make build's flags.
+func TestAssetHashIsStable(t *testing.T) {
+	defer failOnPanic(t)
+	if testing.Short() {
+		t.Skip("builds both functions twice")
+	}
+	hashes := func() []string {
+		s := synth(t, testProps(t), true, t.TempDir())
+		var out []string
+		for _, fn := range resources(s, "AWS::Lambda::Function") {
+			out = append(out, toJSON(fn["Properties"].(map[string]any)["Code"]))
+		}
+		sort.Strings(out)
+		return out
+	}
+	a, b := hashes(), hashes()
+	if len(a) != 2 || !reflect.DeepEqual(a, b) || a[0] == a[1] {
+		t.Errorf("asset keys differ between identical builds:\n%v\n%v", a, b)
+	}
+	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFlags := "LAMBDA_GOFLAGS := " + strings.Join([]string{"-tags lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags='-s -w -buildid='"}, " ")
+	if !strings.Contains(string(mk), wantFlags) || strings.Join(LambdaBuildFlags, " ") != "-tags lambda.norpc -trimpath -buildvcs=false -ldflags=-s -w -buildid=" {
+		t.Errorf("bundling flags %v differ from the Makefile's (%s)", LambdaBuildFlags, wantFlags)
+	}
+	if !strings.Contains(string(mk), "LAMBDA_GOENV   := "+strings.Join(LambdaBuildEnv, " ")) {
+		t.Errorf("bundling environment %v differs from the Makefile's", LambdaBuildEnv)
+	}
+}
+
+// failOnPanic turns a failed CDK assertion, which panics, into a test
+// failure, so the other tests still run.
+func failOnPanic(t *testing.T) {
+	if r := recover(); r != nil {
+		t.Fatalf("%v", r)
+	}
+}
