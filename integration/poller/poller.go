@@ -1,0 +1,334 @@
+package poller
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+)
+
+// Invoker runs the function on one event. fnErr reports a function error
+// (crash, timeout, returned error); err stops the poller.
+type Invoker func(ctx context.Context, payload []byte) (resp []byte, fnErr error, err error)
+
+// FailedBatch is what the on-failure destination receives.
+type FailedBatch struct {
+	ShardID                                string
+	StartSequenceNumber, EndSequenceNumber string
+	BatchSize                              int
+	Reason                                 string
+}
+
+// Config is the mapping's configuration.
+type Config struct {
+	StreamARN string
+	// Endpoint is DynamoDB's URL, such as http://127.0.0.1:8000.
+	Endpoint       string
+	Region         string
+	Credentials    aws.CredentialsProvider
+	BatchSize      int
+	BatchingWindow time.Duration
+	// MaxRetryAttempts bounds retries of one batch (or half of it).
+	MaxRetryAttempts int
+	BisectOnError    bool
+	// RetryDelay paces retries.
+	RetryDelay time.Duration
+	Invoke     Invoker
+	OnFailure  func(FailedBatch)
+	// Mutate, if set, may change a record before it is sent (fault
+	// injection: a poison record).
+	Mutate func(record []byte) []byte
+}
+
+// Stats counts what the poller did.
+type Stats struct {
+	Records, Invocations, FunctionErrors, PartialFailures, Retries, Discarded int
+	// Processed counts records whose batch ended: written or discarded.
+	Processed int
+}
+
+// Poller is one event source mapping.
+type Poller struct {
+	cfg    Config
+	sdk    *dynamodbstreams.Client
+	http   *http.Client
+	signer *v4.Signer
+	mu     sync.Mutex
+	stats  Stats
+}
+
+// New returns a poller.
+func New(cfg Config) *Poller {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = 100 * time.Millisecond
+	}
+	sdk := dynamodbstreams.NewFromConfig(aws.Config{Region: cfg.Region, Credentials: cfg.Credentials},
+		func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
+	return &Poller{cfg: cfg, sdk: sdk, http: &http.Client{Timeout: 30 * time.Second}, signer: v4.NewSigner()}
+}
+
+// Stats returns the counters so far.
+func (p *Poller) Stats() Stats { p.mu.Lock(); defer p.mu.Unlock(); return p.stats }
+
+func (p *Poller) count(f func(*Stats)) { p.mu.Lock(); f(&p.stats); p.mu.Unlock() }
+
+// Run polls until ctx ends, a shard at a time per lineage.
+func (p *Poller) Run(ctx context.Context) error {
+	started := map[string]bool{}
+	finished := map[string]chan struct{}{}
+	errc := make(chan error, 1)
+	for {
+		desc, err := p.sdk.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(p.cfg.StreamARN)})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("describe stream: %w", err)
+		}
+		for _, sh := range desc.StreamDescription.Shards {
+			id := aws.ToString(sh.ShardId)
+			if started[id] {
+				continue
+			}
+			started[id] = true
+			done := make(chan struct{})
+			finished[id] = done
+			parent := finished[aws.ToString(sh.ParentShardId)]
+			go func() {
+				defer close(done)
+				if parent != nil {
+					select {
+					case <-parent: // a child's records come after its parent's
+					case <-ctx.Done():
+						return
+					}
+				}
+				if err := p.shard(ctx, id); err != nil && ctx.Err() == nil {
+					select {
+					case errc <- err:
+					default:
+					}
+				}
+			}()
+		}
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+type record struct {
+	raw []byte
+	seq string
+}
+
+func (p *Poller) shard(ctx context.Context, shardID string) error {
+	it, err := p.sdk.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+		StreamArn: aws.String(p.cfg.StreamARN), ShardId: aws.String(shardID), ShardIteratorType: "TRIM_HORIZON"})
+	if err != nil {
+		return fmt.Errorf("shard %s iterator: %w", shardID, err)
+	}
+	iter := aws.ToString(it.ShardIterator)
+	var buf []record
+	var first time.Time
+	for {
+		if iter != "" && len(buf) < p.cfg.BatchSize {
+			recs, next, err := p.getRecords(ctx, iter, p.cfg.BatchSize-len(buf))
+			if err != nil {
+				return err
+			}
+			iter = next
+			if len(recs) > 0 && len(buf) == 0 {
+				first = time.Now()
+			}
+			buf = append(buf, recs...)
+			p.count(func(s *Stats) { s.Records += len(recs) })
+		}
+		full := len(buf) >= p.cfg.BatchSize
+		windowOver := len(buf) > 0 && time.Since(first) >= p.cfg.BatchingWindow
+		if len(buf) > 0 && (full || windowOver || iter == "") {
+			n := min(len(buf), p.cfg.BatchSize)
+			if err := p.process(ctx, shardID, buf[:n]); err != nil {
+				return err
+			}
+			buf = append(buf[:0:0], buf[n:]...)
+			if len(buf) > 0 {
+				first = time.Now()
+			}
+			continue
+		}
+		if iter == "" && len(buf) == 0 {
+			return nil // closed shard, fully processed
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// getRecords calls GetRecords over HTTP, signed, and keeps each record's
+// JSON as DynamoDB sent it, as the Lambda service passes it on.
+func (p *Poller) getRecords(ctx context.Context, iter string, limit int) ([]record, string, error) {
+	body, _ := json.Marshal(map[string]any{"ShardIterator": iter, "Limit": min(limit, 1000)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "DynamoDBStreams_20120810.GetRecords")
+	creds, err := p.cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(body)
+	if err := p.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "dynamodb", p.cfg.Region, time.Now()); err != nil {
+		return nil, "", err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", nil
+		}
+		return nil, "", fmt.Errorf("get records: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("get records: HTTP %d: %s", resp.StatusCode, raw)
+	}
+	var out struct {
+		Records           []json.RawMessage `json:"Records"`
+		NextShardIterator string            `json:"NextShardIterator"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, "", fmt.Errorf("get records: %w", err)
+	}
+	recs := make([]record, 0, len(out.Records))
+	for _, r := range out.Records {
+		var probe struct {
+			Dynamodb struct{ SequenceNumber string } `json:"dynamodb"`
+		}
+		if err := json.Unmarshal(r, &probe); err != nil {
+			return nil, "", err
+		}
+		withARN := append([]byte(`{"eventSourceARN":`+strconvQuote(p.cfg.StreamARN)+`,`), r[1:]...)
+		recs = append(recs, record{raw: withARN, seq: probe.Dynamodb.SequenceNumber})
+	}
+	return recs, out.NextShardIterator, nil
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func (p *Poller) event(batch []record) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"Records":[`)
+	for i, r := range batch {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		raw := r.raw
+		if p.cfg.Mutate != nil {
+			raw = p.cfg.Mutate(raw)
+		}
+		b.Write(raw)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+// process delivers one batch with the mapping's retry semantics.
+func (p *Poller) process(ctx context.Context, shardID string, batch []record) error {
+	type work struct {
+		recs     []record
+		attempts int
+	}
+	queue := []work{{recs: batch}}
+	for len(queue) > 0 {
+		w := &queue[0]
+		p.count(func(s *Stats) { s.Invocations++ })
+		resp, fnErr, err := p.cfg.Invoke(ctx, p.event(w.recs))
+		if err != nil {
+			return err
+		}
+		retry := func(recs []record, reason string) {
+			w.attempts++
+			p.count(func(s *Stats) { s.Retries++ })
+			if w.attempts > p.cfg.MaxRetryAttempts {
+				p.discard(shardID, recs, reason)
+				queue = queue[1:]
+				return
+			}
+			w.recs = recs
+			time.Sleep(p.cfg.RetryDelay)
+		}
+		if fnErr != nil {
+			p.count(func(s *Stats) { s.FunctionErrors++ })
+			if p.cfg.BisectOnError && len(w.recs) > 1 {
+				half := len(w.recs) / 2
+				a, b := work{recs: w.recs[:half], attempts: w.attempts}, work{recs: w.recs[half:], attempts: w.attempts}
+				queue = append([]work{a, b}, queue[1:]...)
+				continue
+			}
+			retry(w.recs, "function error: "+fnErr.Error())
+			continue
+		}
+		var out struct {
+			BatchItemFailures []struct {
+				ItemIdentifier string `json:"itemIdentifier"`
+			} `json:"batchItemFailures"`
+		}
+		_ = json.Unmarshal(resp, &out)
+		if len(out.BatchItemFailures) == 0 {
+			n := len(w.recs)
+			p.count(func(s *Stats) { s.Processed += n })
+			queue = queue[1:]
+			continue
+		}
+		p.count(func(s *Stats) { s.PartialFailures++ })
+		lowest := -1
+		for _, f := range out.BatchItemFailures {
+			for i, r := range w.recs {
+				if r.seq == f.ItemIdentifier && (lowest < 0 || i < lowest) {
+					lowest = i
+				}
+			}
+		}
+		if lowest < 0 { // an identifier not in the batch fails the whole batch
+			lowest = 0
+		}
+		p.count(func(s *Stats) { s.Processed += lowest })
+		retry(w.recs[lowest:], "partial batch failure")
+	}
+	return nil
+}
+
+func (p *Poller) discard(shardID string, recs []record, reason string) {
+	p.count(func(s *Stats) { s.Discarded += len(recs); s.Processed += len(recs) })
+	if p.cfg.OnFailure != nil {
+		p.cfg.OnFailure(FailedBatch{ShardID: shardID, StartSequenceNumber: recs[0].seq, EndSequenceNumber: recs[len(recs)-1].seq,
+			BatchSize: len(recs), Reason: strings.TrimSpace(reason)})
+	}
+}
