@@ -1,12 +1,18 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ddbstream/pipeline/internal/fakedatabricks"
 )
 
 // startPipeline starts a local pipeline for one test. Without the tools
@@ -88,4 +94,139 @@ func TestEveryChangeArrivesExactlyOnce(t *testing.T) {
 	if strings.Contains(p.ForwarderLogs.String(), "local-token") {
 		t.Error("the Databricks token appears in the forwarder's logs")
 	}
+}
+
+func TestS3SlowDownLosesNothing(t *testing.T) {
+	p := startPipeline(t, Options{BatchSize: 100, StreamerEnv: map[string]string{"S3_MAX_ATTEMPTS": "2"}})
+	p.S3Faults.SlowDownFor(3 * time.Second)
+	r := run(t, p, 1500, nil)
+	requireExactlyOnce(t, r)
+	st := p.Poller.Stats()
+	if p.S3Faults.SlowedDown() == 0 || st.PartialFailures == 0 {
+		t.Errorf("the fault did not bite: %d SlowDowns, poller %+v", p.S3Faults.SlowedDown(), st)
+	}
+	if !strings.Contains(p.StreamerLogs.String(), `"retryFrom"`) {
+		t.Error("the streamer did not report the first unwritten record")
+	}
+}
+
+func TestStreamerKilledMidBatchLosesNothing(t *testing.T) {
+	p := startPipeline(t, Options{BatchSize: 150})
+	kills := 0
+	p.Streamer.KillWhen(func(string) bool {
+		kills++
+		return kills%3 == 1 && kills < 10 // every third invocation, early on
+	})
+	r := run(t, p, 1500, nil)
+	requireExactlyOnce(t, r)
+	if st := p.Poller.Stats(); st.FunctionErrors == 0 || p.Streamer.ColdStarts() < 2 {
+		t.Errorf("no crash happened: poller %+v, %d cold starts", st, p.Streamer.ColdStarts())
+	}
+}
+
+func TestPoisonRecordIsKeptAndDoesNotBlock(t *testing.T) {
+	const poison = `"pk":{"S":"item-000003"}`
+	p := startPipeline(t, Options{BatchSize: 100, Mutate: func(rec []byte) []byte {
+		if !bytes.Contains(rec, []byte(poison)) || !bytes.Contains(rec, []byte(`"eventName":"INSERT"`)) {
+			return rec
+		}
+		// An attribute type DynamoDB does not have.
+		return bytes.Replace(rec, []byte(`"tags":{"SS":`), []byte(`"tags":{"XS":`), 1)
+	}})
+	r := run(t, p, 800, nil)
+	if r.ErrorObjects == 0 || r.Missing == 0 || r.Duplicates != 0 || r.Unexpected != 0 || r.RecordsInS3+r.Missing != r.Changes {
+		t.Fatalf("poison not diverted:\n%s", r)
+	}
+	for _, prob := range r.Problems { // every other item arrived exactly once
+		if !strings.Contains(prob, "item-000003") {
+			t.Errorf("a problem beyond the poisoned item: %s", prob)
+		}
+	}
+	errs, err := p.ReadErrorLines(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) == 0 || len(errs) != r.Missing {
+		t.Fatalf("%d records under _errors/, %d missing from data objects", len(errs), r.Missing)
+	}
+	for _, e := range errs {
+		if !strings.Contains(e, `unknown attribute type \"XS\"`) || !strings.Contains(e, poison) {
+			t.Errorf("error line lacks reason or record: %s", e)
+		}
+	}
+	if len(p.StreamerFailures()) != 0 {
+		t.Errorf("poison blocked the shard: %+v", p.StreamerFailures())
+	}
+}
+
+func TestDatabricksFaultsAndSecretRotation(t *testing.T) {
+	p := startPipeline(t, Options{BatchSize: 200})
+	p.Workspace.Inject(fakedatabricks.Fault{Status: 429, RetryAfter: "1", Times: 2})
+	p.Workspace.Inject(fakedatabricks.Fault{Status: 503, Times: 3})
+	r := run(t, p, 1500, func(*Load) {
+		// Rotate the token while objects are being delivered.
+		p.Workspace.AddToken("rotated-token")
+		p.Secrets.Rotate(SecretName, strings.Replace(mustSecret(t, p), "local-token", "rotated-token", 1))
+		p.Workspace.RevokeToken("local-token")
+	})
+	requireExactlyOnce(t, r)
+	logs := p.ForwarderLogs.String()
+	if !strings.Contains(logs, `"credentialsRefreshed":true`) {
+		t.Error("no delivery refreshed its credentials after the rotation")
+	}
+	statuses := map[int]int{}
+	for _, req := range p.Workspace.Requests() {
+		statuses[req.Status]++
+	}
+	if statuses[429] < 2 || statuses[503] < 3 || statuses[401] == 0 {
+		t.Errorf("faults not all seen: %v", statuses)
+	}
+	for _, tok := range []string{"local-token", "rotated-token"} {
+		if strings.Contains(logs, tok) {
+			t.Errorf("token %s appears in the forwarder's logs", tok)
+		}
+	}
+}
+
+func TestRedeliveredEventsAreIdempotent(t *testing.T) {
+	p := startPipeline(t, Options{BatchSize: 300, DuplicateEvents: true})
+	r := run(t, p, 1200, nil)
+	requireExactlyOnce(t, r)
+	for path, f := range p.Workspace.Files() {
+		if f.Writes != 2 {
+			t.Errorf("%s written %d times; each event was delivered twice", path, f.Writes)
+		}
+	}
+}
+
+func TestMalformedEventsAreKept(t *testing.T) {
+	p := startPipeline(t, Options{})
+	ctx := context.Background()
+	res, err := p.Streamer.Invoke(ctx, []byte(`{"Records":[{"eventID":"x",`))
+	if err != nil || res.Error != nil {
+		t.Fatalf("streamer on a malformed event: %+v, %v", res, err)
+	}
+	kept, err := p.ReadObjects(ctx, p.Opts.Prefix+"/_errors/malformed/")
+	if err == nil && len(kept) != 0 {
+		t.Fatal("ReadObjects parsed a malformed payload as JSON lines")
+	}
+	list, err := p.S3Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(p.Opts.Bucket), Prefix: aws.String(p.Opts.Prefix + "/_errors/malformed/")})
+	if err != nil || len(list.Contents) != 1 {
+		t.Fatalf("malformed payload not kept: %v, %v", list, err)
+	}
+	p.Relay.Enqueue([]byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{}}]}`))
+	p.Relay.Wait()
+	if failed := p.Relay.Failed(); len(failed) != 1 {
+		t.Fatalf("the malformed event is not in the forwarder's on-failure destination: %d", len(failed))
+	}
+	if !strings.Contains(p.ForwarderLogs.String(), `"msg":"event not understood"`) {
+		t.Error("the forwarder did not log a clear error")
+	}
+}
+
+func mustSecret(t *testing.T, p *Pipeline) string {
+	t.Helper()
+	p.Secrets.mu.Lock()
+	defer p.Secrets.mu.Unlock()
+	return p.Secrets.secrets[SecretName]
 }

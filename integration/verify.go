@@ -161,6 +161,38 @@ func gunzipLines(raw []byte) ([][]byte, error) {
 	return out, sc.Err()
 }
 
+// ReadErrorLines returns the lines of every object under _errors/ (but
+// not malformed payloads).
+func (p *Pipeline) ReadErrorLines(ctx context.Context) ([]string, error) {
+	var out []string
+	pager := s3.NewListObjectsV2Paginator(p.S3Client, &s3.ListObjectsV2Input{Bucket: aws.String(p.Opts.Bucket), Prefix: aws.String(p.Opts.Prefix + "/" + objectkey.ErrorsDir + "/table=")})
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			got, err := p.S3Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.Opts.Bucket), Key: o.Key})
+			if err != nil {
+				return nil, err
+			}
+			raw, err := io.ReadAll(got.Body)
+			got.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			lines, err := gunzipLines(raw)
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range lines {
+				out = append(out, string(l))
+			}
+		}
+	}
+	return out, nil
+}
+
 // Report compares what was written with what arrived.
 type Report struct {
 	Changes, Items, StreamRecords          int
@@ -195,7 +227,7 @@ func (p *Pipeline) Verify(ctx context.Context, load *Load) (Report, error) {
 	if err != nil {
 		return r, err
 	}
-	errObjects, err := p.ReadObjects(ctx, p.Opts.Prefix+"/"+objectkey.ErrorsDir+"/")
+	errObjects, err := p.ReadObjects(ctx, p.Opts.Prefix+"/"+objectkey.ErrorsDir+"/table=")
 	if err != nil {
 		return r, err
 	}
