@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_GOENV   := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w -buildid='
 
-.PHONY: help build test vet fmt-check unit reproducible bench fuzz clean
+.PHONY: help build test vet fmt-check unit reproducible bench fuzz clean tools local
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ bin/%/bootstrap: FORCE
 	$(LAMBDA_GOENV) go build $(LAMBDA_GOFLAGS) -o $@ ./functions/$*
 FORCE:
 
-test: fmt-check vet unit reproducible ## everything CI runs: gofmt, go vet, go test -race, reproducible builds
+test: tools fmt-check vet unit reproducible ## everything CI runs: gofmt, go vet, go test -race (end-to-end included), reproducible builds
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -32,7 +32,19 @@ vet:
 	go vet ./...
 
 unit:
-	go test -race -count=1 ./...
+	INTEGRATION_REQUIRED=1 go test -race -count=1 -timeout 20m ./...
+
+tools: ## install DynamoDB Local, versitygw and Java into .local/ (idempotent)
+	integration/scripts/install-tools.sh
+
+STACK ?= DdbStreamPipeline
+.PHONY: smoke
+smoke: ## check a deployed stack: canary item -> S3 -> Databricks, recent errors (skipped without AWS credentials)
+	go run ./cmd/smoke -stack $(STACK)
+
+CHANGES ?= 10000
+local: tools ## run the whole pipeline locally and check every change arrives exactly once (CHANGES=100000 for the benchmark)
+	go run ./cmd/local -changes $(CHANGES)
 
 reproducible: ## build every function twice (other path, empty cache) and compare bytes
 	scripts/check-reproducible.sh $(FUNCTIONS)

@@ -43,7 +43,7 @@ const Amount = "12345678901234567890.123456789012345678"
 // TTL-style deletes of expired items, from several workers, each owning
 // its items so that every item's changes are in a known order.
 func Generate(ctx context.Context, c *dynamodb.Client, table string, n int, seed uint64, progress func(done int)) (*Load, error) {
-	const workers = 8
+	const workers = 32
 	items := max(8, n/8)
 	load := &Load{Items: items, ByItem: map[string][]Change{}}
 	var mu sync.Mutex
