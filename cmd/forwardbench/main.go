@@ -39,6 +39,7 @@ import (
 	"github.com/ddbstream/pipeline/internal/databricks"
 	"github.com/ddbstream/pipeline/internal/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/forwarder"
+	"github.com/ddbstream/pipeline/internal/procstat"
 	"github.com/ddbstream/pipeline/internal/secret"
 )
 
@@ -138,13 +139,13 @@ func run(args []string, stdout io.Writer) error {
 
 	runtime.GC()
 	debug.FreeOSMemory()
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	procstat.ResetPeakRSS()
 	start := time.Now()
 	if _, err := h.Invoke(context.Background(), []byte(event)); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
-	rss := peakRSS()
+	rss := procstat.PeakRSS()
 
 	f, ok := ws.Files()["/Volumes/main/cdc/landing/"+key]
 	if !ok || f.Size != *size {
@@ -177,18 +178,4 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("targets missed: %s", strings.Join(missed, "; "))
 	}
 	return nil
-}
-
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

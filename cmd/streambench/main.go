@@ -26,13 +26,13 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbstream/pipeline/internal/eventgen"
+	"github.com/ddbstream/pipeline/internal/procstat"
 	"github.com/ddbstream/pipeline/internal/streamer"
 )
 
@@ -107,7 +107,7 @@ func run(args []string, stdout io.Writer) error {
 	ctx := context.Background()
 	runtime.GC()
 	debug.FreeOSMemory()
-	resetPeakRSS()
+	procstat.ResetPeakRSS()
 
 	var durations []time.Duration
 	var ms0, ms1 runtime.MemStats
@@ -134,7 +134,7 @@ func run(args []string, stdout io.Writer) error {
 	medianMS := float64(median.Microseconds()) / 1000
 	rate := float64(len(payload)) / 1e6 / median.Seconds()
 	alloc := int64(ms1.TotalAlloc-ms0.TotalAlloc) / int64(*iterations)
-	rss := peakRSS()
+	rss := procstat.PeakRSS()
 	n := bytes.Count(payload, []byte(`"eventID"`))
 
 	fmt.Fprintf(stdout, "streambench: peak_rss_mib=%.1f gomaxprocs=%d gzip_level=%d iterations=%d\n", float64(rss)/(1<<20), *procs, *level, *iterations)
@@ -158,22 +158,4 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("targets missed: %s", strings.Join(missed, "; "))
 	}
 	return nil
-}
-
-// resetPeakRSS starts a new high-water mark (Linux: clear_refs 5).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSS returns VmHWM in bytes, or 0 where /proc is missing.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
