@@ -328,3 +328,19 @@ func TestRetryAfterParsing(t *testing.T) {
 		}
 	}
 }
+
+func TestHungWorkspaceEndsAtTheDeadline(t *testing.T) {
+	ws := fakedatabricks.New(fakedatabricks.WithToken("t1"))
+	ws.Inject(fakedatabricks.Fault{Delay: 3 * time.Second})
+	s := newSetup(t, ws, pat("t1"), WithDeadlineMargin(200*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := s.client.UploadFile(ctx, "/Volumes/c/s/v/f", 1, opener([]byte("x")))
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v; want the deadline", err)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("took %s against a hung workspace", elapsed)
+	}
+}
