@@ -38,7 +38,10 @@ type Options struct {
 	BatchSize             int
 	BatchingWindow        time.Duration
 	MaxRetryAttempts      int
-	StreamerTimeout       time.Duration
+	// BisectOnError splits batches on function errors, as the mapping's
+	// setting of that name (off by default, as deployed).
+	BisectOnError   bool
+	StreamerTimeout time.Duration
 	// VolumePath is the forwarder's destination template.
 	VolumePath string
 	// DatabricksSecret, if set, is the secret JSON of a real workspace;
@@ -283,7 +286,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	p.Poller = poller.New(poller.Config{
 		StreamARN: p.StreamARN, Endpoint: "http://" + p.DDB.Addr, Region: "us-east-1", Credentials: creds,
 		BatchSize: opts.BatchSize, BatchingWindow: opts.BatchingWindow, MaxRetryAttempts: opts.MaxRetryAttempts,
-		BisectOnError: true, RetryDelay: 200 * time.Millisecond, Mutate: opts.Mutate,
+		BisectOnError: opts.BisectOnError, RetryDelay: 200 * time.Millisecond, Mutate: opts.Mutate,
 		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
 			r, err := p.Streamer.Invoke(ctx, payload)
 			if err != nil {

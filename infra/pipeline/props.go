@@ -48,10 +48,16 @@ type Props struct {
 	BatchSize             int
 	BatchingWindowSeconds int
 	ParallelizationFactor int
-	MaxRetryAttempts      int
-	MaxRecordAgeSeconds   int
-	StreamerMemoryMB      int
-	StreamerTimeoutSec    int
+	// BisectOnError splits a batch on function errors. Off by default: the
+	// streamer never fails on a bad record (it keeps it under _errors/), so
+	// its only function errors are crashes and timeouts, and bisecting the
+	// retry of a batch whose object is already durable would write its
+	// records again under new keys.
+	BisectOnError       bool
+	MaxRetryAttempts    int
+	MaxRecordAgeSeconds int
+	StreamerMemoryMB    int
+	StreamerTimeoutSec  int
 
 	// Forwarder: delivery settings, as in its environment.
 	DeliveryMode          string
@@ -108,7 +114,7 @@ func (p *Props) contextKeys() map[string]any {
 		"bucketName": &p.BucketName, "prefix": &p.Prefix, "bucketEncryption": &p.BucketEncryption,
 		"noncurrentVersionDays": &p.NoncurrentVersionDays, "infrequentAccessDays": &p.InfrequentAccessDays,
 		"imageFormat": &p.ImageFormat, "startingPosition": &p.StartingPosition, "batchSize": &p.BatchSize,
-		"batchingWindowSeconds": &p.BatchingWindowSeconds, "parallelizationFactor": &p.ParallelizationFactor,
+		"batchingWindowSeconds": &p.BatchingWindowSeconds, "parallelizationFactor": &p.ParallelizationFactor, "bisectOnError": &p.BisectOnError,
 		"maxRetryAttempts": &p.MaxRetryAttempts, "maxRecordAgeSeconds": &p.MaxRecordAgeSeconds,
 		"streamerMemoryMB": &p.StreamerMemoryMB, "streamerTimeoutSeconds": &p.StreamerTimeoutSec,
 		"deliveryMode": &p.DeliveryMode, "databricksVolumePath": &p.DatabricksVolumePath, "databricksJobId": &p.DatabricksJobID,
@@ -151,6 +157,13 @@ func PropsFromContext(get func(key string) any, sourceDir string) (Props, error)
 		switch f := field.(type) {
 		case *string:
 			*f = s
+		case *bool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("context %s=%q: want true or false", key, s))
+				continue
+			}
+			*f = b
 		case *int:
 			if fl, ok := v.(float64); ok && fl == float64(int(fl)) {
 				*f = int(fl)

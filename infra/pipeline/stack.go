@@ -113,7 +113,7 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 		BatchSize:                      jsii.Number(p.BatchSize),
 		MaximumBatchingWindowInSeconds: jsii.Number(p.BatchingWindowSeconds),
 		ParallelizationFactor:          jsii.Number(p.ParallelizationFactor),
-		BisectBatchOnFunctionError:     jsii.Bool(true),
+		BisectBatchOnFunctionError:     jsii.Bool(p.BisectOnError),
 		MaximumRetryAttempts:           jsii.Number(p.MaxRetryAttempts),
 		MaximumRecordAgeInSeconds:      jsii.Number(p.MaxRecordAgeSeconds),
 		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),

@@ -216,7 +216,7 @@ func TestEventSources(t *testing.T) {
 	s := defaultSynth(t)
 	s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj(map[string]any{
 		"StartingPosition": "TRIM_HORIZON", "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 5, "ParallelizationFactor": 1,
-		"BisectBatchOnFunctionError": true, "MaximumRetryAttempts": 10, "MaximumRecordAgeInSeconds": 86400,
+		"BisectBatchOnFunctionError": false, "MaximumRetryAttempts": 10, "MaximumRecordAgeInSeconds": 86400,
 		"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
 		"DestinationConfig":     map[string]any{"OnFailure": map[string]any{"Destination": map[string]any{"Fn::GetAtt": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("StreamerFailureQueue"))})}}},
 	}))
@@ -412,6 +412,7 @@ func TestBadContextStopsSynthesis(t *testing.T) {
 		{"volume path", map[string]any{"databricksVolumePath": "/tmp/{key}"}, "DATABRICKS_VOLUME_PATH"},
 		{"topic", map[string]any{"alarmTopicArn": "topic"}, `alarmTopicArn="topic"`},
 		{"image format", map[string]any{"imageFormat": "avro"}, `IMAGE_FORMAT="avro"`},
+		{"bisect", map[string]any{"bisectOnError": "sometimes"}, `context bisectOnError="sometimes": want true or false`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -433,8 +434,9 @@ func TestBadContextStopsSynthesis(t *testing.T) {
 			}
 		})
 	}
+	base["bisectOnError"] = true // cdk.json gives JSON booleans
 	p, err := PropsFromContext(func(k string) any { return base[k] }, "/src")
-	if err != nil || p.BatchSize != 1000 {
+	if err != nil || p.BatchSize != 1000 || !p.BisectOnError {
 		t.Fatalf("valid context: %+v, %v", p.BatchSize, err)
 	}
 	if len(ContextKeys()) < 40 {

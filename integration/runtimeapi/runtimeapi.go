@@ -113,6 +113,17 @@ func (f *Function) KillWhen(hook func(requestID string) bool) {
 	f.curMu.Unlock()
 }
 
+// Kill ends the running process at once, as a crash would; the
+// invocation in progress fails and the next one cold starts.
+func (f *Function) Kill() {
+	f.curMu.Lock()
+	proc := f.proc
+	f.curMu.Unlock()
+	if proc != nil {
+		_ = syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
+	}
+}
+
 // ColdStarts counts processes started.
 func (f *Function) ColdStarts() int { f.curMu.Lock(); defer f.curMu.Unlock(); return f.starts }
 

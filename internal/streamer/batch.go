@@ -31,14 +31,14 @@ type batch struct {
 
 	// first and last hold the batch's bounding sequence numbers, and
 	// dataSeq/errSeq those of each object; all alias the payload.
-	first, last         []byte
-	dataSeq, errSeq     [2][]byte
-	dataFirst, errFirst []byte
-	errFirstUnnamed     bool
-	table, stream       []byte
-	created, oldest     time.Time
-	seqs                [][]byte
-	line                []byte
+	first, last     []byte
+	dataSeq, errSeq [2][]byte
+	dataFirst       []byte
+	firstUnnamed    bool // the batch's first record has no sequence number
+	table, stream   []byte
+	created, oldest time.Time
+	seqs            [][]byte
+	line            []byte
 }
 
 type convError struct {
@@ -68,7 +68,7 @@ func (b *batch) reset() {
 	b.errs = b.errs[:0]
 	b.first, b.last = nil, nil
 	b.dataSeq, b.errSeq = [2][]byte{}, [2][]byte{}
-	b.dataFirst, b.errFirst, b.errFirstUnnamed = nil, nil, false
+	b.dataFirst, b.firstUnnamed = nil, false
 	b.table, b.stream = nil, nil
 	b.created, b.oldest = time.Time{}, time.Time{}
 	b.seqs = b.seqs[:0]
@@ -77,6 +77,9 @@ func (b *batch) reset() {
 // add takes one record from the converter, in stream order.
 func (b *batch) add(r *record.Record) error {
 	seq := r.SequenceNumber
+	if len(b.seqs) == 0 {
+		b.firstUnnamed = seq == nil
+	}
 	b.seqs = append(b.seqs, seq)
 	if seq != nil {
 		if b.first == nil {
@@ -118,8 +121,6 @@ func (b *batch) compress() error {
 // addError keeps the raw record and why it failed as one JSON line.
 func (b *batch) addError(r *record.Record) error {
 	if len(b.errs) == 0 {
-		b.errFirst = r.SequenceNumber
-		b.errFirstUnnamed = r.SequenceNumber == nil
 		b.errSeq[0] = r.SequenceNumber
 	}
 	b.errSeq[1] = r.SequenceNumber

@@ -122,24 +122,25 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEv
 	var failed []byte // lowest sequence number not durably written
 	failedUnnamed := false
 	dataKey, errKey := "", ""
+	// The errors object goes first and a failed put stops the batch: a
+	// retry then starts at or before every record not yet written and
+	// never covers data that is already durable under another key.
 	var putErr error
 	objects := 0
 	if len(b.errs) > 0 {
 		errKey = objectkey.Errors(id)
 		if err := h.put(ctx, errKey, b.errOut.Bytes(), "application/x-ndjson", len(b.errs), b.errSeq); err != nil {
 			putErr = err
-			failed, failedUnnamed = b.errFirst, b.errFirstUnnamed
+			failed, failedUnnamed = b.first, b.firstUnnamed // nothing of the batch is written
 		} else {
 			objects++
 		}
 	}
-	if b.lines > 0 {
+	if b.lines > 0 && putErr == nil {
 		dataKey = objectkey.Data(id)
 		if err := h.put(ctx, dataKey, b.out.Bytes(), h.cfg.ContentType, b.lines, b.dataSeq); err != nil {
-			putErr = errors.Join(putErr, err)
-			if failed == nil || seqLess(b.dataFirst, failed) {
-				failed = b.dataFirst
-			}
+			putErr = err
+			failed = b.dataFirst
 		} else {
 			objects++
 		}

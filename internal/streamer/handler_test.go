@@ -248,7 +248,7 @@ func TestConversionErrorsGoToErrorsObject(t *testing.T) {
 	}
 }
 
-func TestErrorsObjectFailureReportsItsFirstRecord(t *testing.T) {
+func TestFailedErrorsObjectWritesNothingMore(t *testing.T) {
 	fs := newFakeS3()
 	fs.fail = func(key string) error {
 		if strings.Contains(key, "_errors/") {
@@ -260,7 +260,28 @@ func TestErrorsObjectFailureReportsItsFirstRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []events.DynamoDBBatchItemFailure{{ItemIdentifier: "500000000000000000002"}}
+	// Nothing of the batch is durable, so Lambda retries it from its start.
+	want := []events.DynamoDBBatchItemFailure{{ItemIdentifier: "500000000000000000001"}}
+	if !equalFailures(resp.BatchItemFailures, want) || len(fs.objects) != 0 || len(fs.inputs) != 1 {
+		t.Errorf("failures = %+v, %d objects after %d puts; want %+v and no data object", resp.BatchItemFailures, len(fs.objects), len(fs.inputs), want)
+	}
+}
+
+func TestFailedDataObjectReportsItsFirstRecord(t *testing.T) {
+	fs := newFakeS3()
+	fs.fail = func(key string) error {
+		if !strings.Contains(key, "_errors/") {
+			return errors.New("boom")
+		}
+		return nil
+	}
+	payload := []byte(strings.Replace(string(readFixture(t, "bad_records.json")), `"ok-1"}},"SequenceNumber"`, `"ok-1"},"x":{"BAD":1}},"SequenceNumber"`, 1))
+	resp, err := newHandler(t, fs, testConfig()).Handle(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Record 1 is now an error record, written; the first data record is 8.
+	want := []events.DynamoDBBatchItemFailure{{ItemIdentifier: "500000000000000000008"}}
 	if !equalFailures(resp.BatchItemFailures, want) {
 		t.Errorf("failures = %+v; want %+v", resp.BatchItemFailures, want)
 	}
