@@ -204,24 +204,42 @@ func newBucket(scope constructs.Construct, p *Props, name string, key awskms.Key
 		})
 	}
 	props := &awss3.BucketProps{
-		BucketName:             jsii.String(name),
-		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:             jsii.Bool(true),
-		MinimumTLSVersion:      jsii.Number(1.2),
-		Versioned:              jsii.Bool(true),
-		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
-		LifecycleRules:         &rules,
-		ServerAccessLogsBucket: logs,
-		ServerAccessLogsPrefix: jsii.String("output-bucket/"),
-		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		BucketName:        jsii.String(name),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(1.2),
+		Versioned:         jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules:    &rules,
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 	}
 	if key != nil {
 		props.Encryption = awss3.BucketEncryption_KMS
 		props.EncryptionKey = key
 		props.BucketKeyEnabled = jsii.Bool(true)
 	}
-	return awss3.NewBucket(scope, jsii.String("Output"), props)
+	bucket := awss3.NewBucket(scope, jsii.String("Output"), props)
+	// Access logging is set explicitly, with a bucket policy for the log
+	// delivery service, rather than through serverAccessLogsBucket, whose
+	// result depends on the app's feature flags (without one it adds an ACL
+	// that object ownership "bucket owner enforced" forbids).
+	const logPrefix = "output-bucket/"
+	bucket.Node().DefaultChild().(awss3.CfnBucket).SetLoggingConfiguration(&awss3.CfnBucket_LoggingConfigurationProperty{
+		DestinationBucketName: logs.BucketName(), LogFilePrefix: jsii.String(logPrefix),
+	})
+	logs.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("S3ServerAccessLogs"),
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logging.s3.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  jsii.Strings(*logs.ArnForObjects(jsii.String(logPrefix + "*"))),
+		Conditions: &map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": "arn:" + *awscdk.Aws_PARTITION() + ":s3:::" + name},
+			"StringEquals": map[string]any{"aws:SourceAccount": *awscdk.Aws_ACCOUNT_ID()},
+		},
+	}))
+	return bucket
 }
 
 func failureQueue(scope constructs.Construct, id string) awssqs.Queue {

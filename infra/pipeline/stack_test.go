@@ -49,6 +49,11 @@ type synthesized struct {
 // skipped unless bundle is set: most tests look at the template only.
 func synth(t *testing.T, p Props, bundle bool, outdir string) synthesized {
 	t.Helper()
+	return synthWith(t, p, bundle, outdir, true)
+}
+
+func synthWith(t *testing.T, p Props, bundle bool, outdir string, flags bool) synthesized {
+	t.Helper()
 	// The feature flags of cdk.json, as `cdk synth` applies them.
 	var cdkJSON struct {
 		Context map[string]any `json:"context"`
@@ -61,6 +66,9 @@ func synth(t *testing.T, p Props, bundle bool, outdir string) synthesized {
 		t.Fatal(err)
 	}
 	ctx := cdkJSON.Context
+	if !flags {
+		ctx = map[string]any{}
+	}
 	if !bundle {
 		ctx["aws:cdk:bundling-stacks"] = []string{}
 	}
@@ -169,6 +177,18 @@ func TestBucketAndKey(t *testing.T) {
 		}
 	}
 	s.template.ResourceCountIs(jsii.String("AWS::SecretsManager::Secret"), jsii.Number(0))
+}
+
+// TestNoFeatureFlagsNeeded builds the stack in an app without cdk.json's
+// feature flags, as another CDK app embedding the construct would.
+func TestNoFeatureFlagsNeeded(t *testing.T) {
+	defer failOnPanic(t)
+	s := synthWith(t, testProps(t), false, "", false)
+	s.template.HasResourceProperties(jsii.String("AWS::S3::Bucket"), obj(map[string]any{
+		"LoggingConfiguration": map[string]any{"LogFilePrefix": "output-bucket/", "DestinationBucketName": assertions.Match_AnyValue()},
+	}))
+	checkNag(t, s)
+	checkIAMRules(t, s)
 }
 
 func TestS3ManagedEncryption(t *testing.T) {
