@@ -118,6 +118,7 @@ type SyncBuffer struct {
 	w   io.Writer
 }
 
+// Write implements io.Writer.
 func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -113,6 +113,7 @@ func (r *Relay) Enqueue(ev []byte) {
 	r.queue <- ev
 }
 
+// ServeHTTP takes one webhook notification from the S3 server.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {

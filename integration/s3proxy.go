@@ -86,6 +86,7 @@ func (f *S3Faults) SlowDownNext(n int) {
 // SlowedDown counts writes answered with SlowDown.
 func (f *S3Faults) SlowedDown() int { f.mu.Lock(); defer f.mu.Unlock(); return f.slowed }
 
+// ServeHTTP forwards a request, or fails or holds it as configured.
 func (f *S3Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	isPut := r.Method == http.MethodPut

@@ -38,6 +38,7 @@ func (m *SecretsManager) Rotate(name, value string) {
 // Reads counts GetSecretValue calls.
 func (m *SecretsManager) Reads() int { m.mu.Lock(); defer m.mu.Unlock(); return m.reads }
 
+// ServeHTTP answers one Secrets Manager API call.
 func (m *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	fail := func(status int, typ, msg string) {
