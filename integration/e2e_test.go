@@ -256,3 +256,42 @@ func mustSecret(t *testing.T, p *Pipeline) string {
 	defer p.Secrets.mu.Unlock()
 	return p.Secrets.secrets[SecretName]
 }
+
+func TestJobModeStartsOneRunPerObject(t *testing.T) {
+	p := startPipeline(t, Options{BatchSize: 250, DuplicateEvents: true,
+		ForwarderEnv: map[string]string{"DELIVERY_MODE": "job", "DATABRICKS_JOB_ID": "42"}})
+	r := run(t, p, 1000, nil)
+	requireExactlyOnce(t, r)
+	runs := p.Workspace.Runs()
+	uris := map[string]bool{}
+	for _, run := range runs {
+		uris[run.Params["s3_uri"]] = true
+		if run.JobID != 42 || len(run.IdempotencyToken) != 64 || run.Params["table"] != p.Opts.Table {
+			t.Errorf("run %+v", run)
+		}
+	}
+	// Every event came twice; the idempotency token kept it to one run.
+	if len(runs) != r.Objects || len(uris) != r.Objects {
+		t.Errorf("%d runs for %d objects (%d distinct)", len(runs), r.Objects, len(uris))
+	}
+}
+
+func TestDBFSModeStreamsEveryObject(t *testing.T) {
+	p := startPipeline(t, Options{BatchSize: 250,
+		ForwarderEnv: map[string]string{"DELIVERY_MODE": "dbfs", "DBFS_PATH": "/mnt/cdc/{key}"}})
+	r := run(t, p, 1000, nil)
+	requireExactlyOnce(t, r)
+	objects, err := p.ReadObjects(context.Background(), p.Opts.Prefix+"/table=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := p.Workspace.DBFSFiles()
+	for _, o := range objects {
+		if f, ok := files["/mnt/cdc/"+o.Key]; !ok || f.SHA256 != o.SHA256 {
+			t.Errorf("%s not delivered intact to DBFS", o.Key)
+		}
+	}
+	if p.Workspace.DBFSPuts() != 0 {
+		t.Error("the 1 MB-limited dbfs/put was used")
+	}
+}

@@ -32,7 +32,8 @@ func (p *Pipeline) Status() Status {
 	s := Status{StreamRecords: st.Records, Processed: st.Processed, Invocations: st.Invocations,
 		ObjectEvents: len(p.Relay.Arrived()), PendingEvents: p.Relay.Pending()}
 	if p.Workspace != nil {
-		s.Delivered = len(p.Workspace.Files())
+		// Each mode leaves its own trace: a file, a DBFS file, a run, a load.
+		s.Delivered = len(p.Workspace.Files()) + len(p.Workspace.DBFSFiles()) + len(p.Workspace.Runs()) + len(p.Workspace.Loads())
 	}
 	return s
 }
@@ -286,7 +287,7 @@ func (p *Pipeline) Verify(ctx context.Context, load *Load) (Report, error) {
 		sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
 		r.LagP50, r.LagP99 = lags[len(lags)*50/100], lags[min(len(lags)-1, len(lags)*99/100)]
 	}
-	if p.Workspace != nil {
+	if p.Workspace != nil && p.mode() == "volume" {
 		files := p.Workspace.Files()
 		for _, o := range objects {
 			path := strings.ReplaceAll(p.Opts.VolumePath, "{key}", o.Key)
@@ -305,8 +306,17 @@ func (p *Pipeline) Verify(ctx context.Context, load *Load) (Report, error) {
 		}
 	}
 	r.ExactlyOnce = r.Duplicates == 0 && r.Missing == 0 && r.OutOfOrder == 0 && r.Unexpected == 0 &&
-		r.InexactNumbers == 0 && r.RecordsInS3 == r.Changes && (p.Workspace == nil || (r.UndeliveredObjects == 0 && r.RecordsDelivered == r.Changes))
+		r.InexactNumbers == 0 && r.RecordsInS3 == r.Changes &&
+		(p.Workspace == nil || p.mode() != "volume" || (r.UndeliveredObjects == 0 && r.RecordsDelivered == r.Changes))
 	return r, nil
+}
+
+// mode is the forwarder's delivery mode.
+func (p *Pipeline) mode() string {
+	if m := p.Opts.ForwarderEnv["DELIVERY_MODE"]; m != "" {
+		return m
+	}
+	return "volume"
 }
 
 // String is the summary make local prints.
