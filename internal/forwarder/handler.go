@@ -222,7 +222,9 @@ func (h *Handler) deliver(ctx context.Context, o s3event.Object) (outcome, error
 			res, err = h.db.DBFSUpload(ctx, dest, open)
 		}
 		return outcome{result: "delivered", size: size, destination: dest, res: res}, err
-	case Job:
+	case Job, CopyInto:
+		// These modes hand Databricks the object's location: check that it
+		// still exists as announced before starting anything.
 		size, err := h.head(ctx, o)
 		if reason, ok := gone(err); ok {
 			return skipped(reason, o.Size)
@@ -230,31 +232,33 @@ func (h *Handler) deliver(ctx context.Context, o s3event.Object) (outcome, error
 		if err != nil {
 			return outcome{size: o.Size}, err
 		}
-		params := map[string]string{"s3_uri": "s3://" + o.Bucket + "/" + o.Key, "bucket": o.Bucket, "key": o.Key,
-			"size": strconv.FormatInt(size, 10), "etag": o.ETag}
-		for _, v := range layoutVars {
-			if s, ok := vars[v]; ok {
-				params[v] = s
-			}
+		if h.cfg.Mode == Job {
+			return h.runJob(ctx, o, vars, size)
 		}
-		runID, res, err := h.db.RunNow(ctx, h.cfg.JobID, params, IdempotencyToken(o))
-		return outcome{result: "delivered", size: size, destination: fmt.Sprintf("job %d run %d", h.cfg.JobID, runID), res: res}, err
-	case CopyInto:
-		size, err := h.head(ctx, o)
-		if reason, ok := gone(err); ok {
-			return skipped(reason, o.Size)
-		}
-		if err != nil {
-			return outcome{size: o.Size}, err
-		}
-		stmt, err := h.copyStatement(o, vars)
-		if err != nil {
-			return outcome{size: size}, err
-		}
-		id, res, err := h.db.ExecuteStatement(ctx, h.cfg.WarehouseID, stmt)
-		return outcome{result: "delivered", size: size, destination: "statement " + id, res: res}, err
+		return h.copyInto(ctx, o, vars, size)
 	}
 	return outcome{}, fmt.Errorf("unknown mode %q", h.cfg.Mode)
+}
+
+func (h *Handler) runJob(ctx context.Context, o s3event.Object, vars map[string]string, size int64) (outcome, error) {
+	params := map[string]string{"s3_uri": "s3://" + o.Bucket + "/" + o.Key, "bucket": o.Bucket, "key": o.Key,
+		"size": strconv.FormatInt(size, 10), "etag": o.ETag}
+	for _, v := range layoutVars {
+		if s, ok := vars[v]; ok {
+			params[v] = s
+		}
+	}
+	runID, res, err := h.db.RunNow(ctx, h.cfg.JobID, params, IdempotencyToken(o))
+	return outcome{result: "delivered", size: size, destination: fmt.Sprintf("job %d run %d", h.cfg.JobID, runID), res: res}, err
+}
+
+func (h *Handler) copyInto(ctx context.Context, o s3event.Object, vars map[string]string, size int64) (outcome, error) {
+	stmt, err := h.copyStatement(o, vars)
+	if err != nil {
+		return outcome{size: size}, err
+	}
+	id, res, err := h.db.ExecuteStatement(ctx, h.cfg.WarehouseID, stmt)
+	return outcome{result: "delivered", size: size, destination: "statement " + id, res: res}, err
 }
 
 // copyStatement builds COPY INTO for one file. The location is a string
