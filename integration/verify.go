@@ -127,20 +127,16 @@ func (p *Pipeline) readObject(ctx context.Context, key string) (Object, error) {
 			Keys      struct {
 				PK string `json:"pk"`
 			} `json:"keys"`
-			New, Old map[string]json.RawMessage
-			TTL      bool `json:"ttlDelete"`
-		}
-		var lazy struct {
 			NewImage map[string]json.RawMessage `json:"newImage"`
 			OldImage map[string]json.RawMessage `json:"oldImage"`
+			TTL      bool                       `json:"ttlDelete"`
 		}
 		if err := json.Unmarshal(l, &rec); err != nil {
 			return Object{}, fmt.Errorf("%s: line %q: %w", key, l, err)
 		}
-		_ = json.Unmarshal(l, &lazy)
-		img := lazy.NewImage
+		img := rec.NewImage
 		if rec.EventName == "REMOVE" {
-			img = lazy.OldImage
+			img = rec.OldImage
 		}
 		v, _ := strconv.Atoi(string(img["v"]))
 		obj.Lines = append(obj.Lines, Line{Seq: rec.Seq, Item: rec.Keys.PK, Op: rec.EventName, V: v, Amount: string(img["amount"]), TTL: rec.TTL})

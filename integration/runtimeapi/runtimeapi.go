@@ -212,10 +212,7 @@ func (f *Function) startProcess() error {
 func (f *Function) stopProcess() {
 	f.curMu.Lock()
 	proc, exited := f.proc, f.exited
-	f.proc = nil
-	if f.cur != nil {
-		f.cur = nil
-	}
+	f.proc, f.cur = nil, nil
 	f.curMu.Unlock()
 	if proc == nil {
 		return

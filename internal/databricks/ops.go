@@ -18,13 +18,6 @@ import (
 // retry sends the content again from the start.
 type Opener func(ctx context.Context) (io.ReadCloser, error)
 
-// localError marks a failure that is not Databricks': the retry loop
-// leaves it alone (S3 reads have their own retries).
-type localError struct{ err error }
-
-func (e *localError) Error() string { return e.err.Error() }
-func (e *localError) Unwrap() error { return e.err }
-
 // escapePath escapes each segment of an absolute path.
 func escapePath(p string) (string, error) {
 	if !strings.HasPrefix(p, "/") {
@@ -52,7 +45,7 @@ func (c *Client) UploadFile(ctx context.Context, path string, size int64, open O
 	return c.do(ctx, func(ctx context.Context, host, token string) error {
 		body, err := open(ctx)
 		if err != nil {
-			return &localError{err}
+			return err // not retried here: S3 reads have their own retries
 		}
 		defer body.Close()
 		return c.call(ctx, op, http.MethodPut, host+"/api/2.0/fs/files"+esc+"?overwrite=true", token,
@@ -161,7 +154,7 @@ func (c *Client) DBFSUpload(ctx context.Context, path string, open Opener) (Resu
 	return c.do(ctx, func(ctx context.Context, host, token string) error {
 		body, err := open(ctx)
 		if err != nil {
-			return &localError{err}
+			return err // not retried here: S3 reads have their own retries
 		}
 		defer body.Close()
 		post := func(op, endpoint string, payload []byte, out any) error {
@@ -190,7 +183,7 @@ func (c *Client) DBFSUpload(ctx context.Context, path string, open Opener) (Resu
 				break
 			}
 			if err != nil {
-				return &localError{fmt.Errorf("read object: %w", err)}
+				return fmt.Errorf("read object: %w", err)
 			}
 		}
 		return post("dbfs close", "close", []byte(`{"handle":`+handle+`}`), nil)
