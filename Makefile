@@ -22,7 +22,7 @@ bin/%/bootstrap: FORCE
 	$(LAMBDA_GOENV) go build $(LAMBDA_GOFLAGS) -o $@ ./functions/$*
 FORCE:
 
-test: tools fmt-check vet unit reproducible ## everything CI runs: gofmt, go vet, go test -race (end-to-end included), reproducible builds
+test: tools fmt-check vet unit reproducible ## everything CI runs: gofmt, go vet, go test -race (end-to-end, cfn-lint and cdk-nag included), reproducible builds
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

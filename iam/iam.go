@@ -3,6 +3,8 @@ package iam
 import (
 	"encoding/json"
 	"sort"
+
+	"github.com/ddbstream/pipeline/internal/objectkey"
 )
 
 // Statement is one Allow statement.
@@ -26,6 +28,10 @@ type Resources struct {
 	KeyARN string
 	// TableName and StreamARN identify the source table's stream.
 	TableName, StreamARN string
+	// TableKeyARN is the source table's customer managed key, when an
+	// imported table is encrypted with one: the event source mapping
+	// decrypts the stream's records with the streamer's role.
+	TableKeyARN string
 	// StreamerQueueARN and ForwarderQueueARN are the on-failure queues.
 	StreamerQueueARN, ForwarderQueueARN string
 	// SecretARN is the Databricks secret (for a name: its ARN with -??????).
@@ -58,11 +64,14 @@ func (r Resources) viaService(service string) map[string]map[string]any {
 // OperationActions maps the AWS operations the functions call to the IAM
 // actions they need. Reads ask for the exact version an event announced,
 // which needs s3:GetObjectVersion on a versioned bucket; HEAD needs the
-// same actions as GET.
+// same actions as GET. Without s3:ListBucket, S3 answers a read of a
+// missing key with 403 AccessDenied instead of 404 NoSuchKey
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html),
+// and the forwarder could never tell a deleted object from a denied one.
 var OperationActions = map[string][]string{
 	"s3:PutObject":                  {"s3:PutObject"},
-	"s3:GetObject":                  {"s3:GetObject", "s3:GetObjectVersion"},
-	"s3:HeadObject":                 {"s3:GetObject", "s3:GetObjectVersion"},
+	"s3:GetObject":                  {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
+	"s3:HeadObject":                 {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
 	"secretsmanager:GetSecretValue": {"secretsmanager:GetSecretValue"},
 }
 
@@ -78,6 +87,8 @@ var PlatformActions = map[string]map[string]string{
 		"dynamodb:ListStreams":      "the event source mapping reads the stream",
 		"sqs:SendMessage":           "the event source mapping sends failed batches to the on-failure queue",
 		"kms:GenerateDataKey":       "S3 encrypts objects written with SSE-KMS",
+		"kms:Decrypt":               "the event source mapping reads a stream encrypted with the table's customer managed key",
+		"kms:DescribeKey":           "the event source mapping reads a stream encrypted with the table's customer managed key (as CDK's grantStreamRead grants)",
 	},
 	"forwarder": {
 		"logs:CreateLogStream": "Lambda writes the function's logs",
@@ -97,10 +108,15 @@ func Streamer(r Resources) []Statement {
 	if r.KeyARN != "" {
 		s = append(s, Statement{Sid: "EncryptObjects", Actions: []string{"kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
 	}
+	if r.TableKeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptStream", Actions: []string{"kms:Decrypt", "kms:DescribeKey"}, Resources: []string{r.TableKeyARN}, Conditions: r.viaService("dynamodb")})
+	}
 	return append(s,
 		Statement{Sid: "ReadStream", Actions: []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}, Resources: []string{r.StreamARN}},
-		Statement{Sid: "ListStreams", Actions: []string{"dynamodb:ListStreams"},
-			Resources: []string{"arn:" + r.Partition + ":dynamodb:" + r.Region + ":" + r.Account + ":table/" + r.TableName + "/stream/*"}},
+		// ListStreams supports no resource-level permissions: scoped to a
+		// stream ARN it grants nothing. "*" is the form AWS's own
+		// AWSLambdaDynamoDBExecutionRole uses; it reveals stream ARNs only.
+		Statement{Sid: "ListStreams", Actions: []string{"dynamodb:ListStreams"}, Resources: []string{"*"}},
 		Statement{Sid: "SendFailedBatches", Actions: []string{"sqs:SendMessage"}, Resources: []string{r.StreamerQueueARN}},
 		Statement{Sid: "WriteLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{r.logGroupARN(r.StreamerLogGroup)}},
 	)
@@ -112,6 +128,12 @@ func Streamer(r Resources) []Statement {
 func Forwarder(r Resources) []Statement {
 	s := []Statement{
 		{Sid: "ReadObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+		// Only so that a missing data object answers 404, not 403: S3
+		// evaluates this grant with the object key as s3:prefix, so the
+		// condition keeps listing to the data keys (the behaviour Ceph
+		// copies from AWS in its s3-tests test_head_object_404_with_policy_prefix).
+		{Sid: "ListDataKeys", Actions: []string{"s3:ListBucket"}, Resources: []string{r.BucketARN()},
+			Conditions: map[string]map[string]any{"StringLike": {"s3:prefix": []string{objectkey.DataPrefix(r.Prefix) + "*"}}}},
 	}
 	if r.KeyARN != "" {
 		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
@@ -132,9 +154,16 @@ type UnityCatalogAccess struct {
 	// RoleARN is the role's own ARN: Databricks requires the role to be
 	// able to assume itself.
 	RoleARN string
+	// AccountARN is the account's root, arn:<partition>:iam::<account>:root,
+	// the principal of the self-assume statement: IAM rejects a trust
+	// policy naming a role that does not exist yet, such as the role
+	// being created.
+	AccountARN string
 	// PrincipalARN is Databricks' Unity Catalog role that assumes it.
 	PrincipalARN string
-	// ExternalID is the Databricks account ID the trust is bound to.
+	// ExternalID is the external ID Databricks returns when the storage
+	// credential is created (aws_iam_role.external_id). It equals the
+	// Databricks account ID only when an account admin creates it.
 	ExternalID string
 }
 
@@ -158,6 +187,12 @@ func UnityCatalog(r Resources, uc UnityCatalogAccess) []Statement {
 		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
 	}
 	return s
+}
+
+// WildcardResources are the only actions granted on every resource, with
+// the reason: AWS offers no narrower form for them.
+var WildcardResources = map[string]string{
+	"dynamodb:ListStreams": "supports no resource-level permissions (Service Authorization Reference, Amazon DynamoDB: no resource type); read-only, it lists stream ARNs",
 }
 
 // Document is an IAM policy document as JSON.
@@ -192,12 +227,25 @@ func LambdaTrust() Document {
 }
 
 // UnityCatalogTrust lets Databricks' role, and the role itself, assume the
-// role, only with the external ID.
+// role, only with the external ID. The self-assume statement names the
+// account with an aws:PrincipalArn condition rather than the role's ARN,
+// which IAM would reject at creation ("Invalid principal in policy"); this
+// is the form Databricks' own generator (the Terraform data source
+// databricks_aws_unity_catalog_assume_role_policy) writes, and
+// https://docs.databricks.com/en/connect/unity-catalog/storage-credentials.html
+// requires the role to be self-assuming.
 func UnityCatalogTrust(uc UnityCatalogAccess) Document {
-	return Document{Version: "2012-10-17", Statement: []jsonStatement{{
-		Effect: "Allow", Principal: map[string]any{"AWS": []string{uc.PrincipalARN, uc.RoleARN}}, Action: []string{"sts:AssumeRole"},
-		Condition: map[string]map[string]any{"StringEquals": {"sts:ExternalId": uc.ExternalID}},
-	}}}
+	externalID := map[string]any{"sts:ExternalId": uc.ExternalID}
+	return Document{Version: "2012-10-17", Statement: []jsonStatement{
+		{
+			Sid: "UnityCatalogAssumeRole", Effect: "Allow", Principal: map[string]any{"AWS": uc.PrincipalARN}, Action: []string{"sts:AssumeRole"},
+			Condition: map[string]map[string]any{"StringEquals": externalID},
+		},
+		{
+			Sid: "ExplicitSelfRoleAssumption", Effect: "Allow", Principal: map[string]any{"AWS": uc.AccountARN}, Action: []string{"sts:AssumeRole"},
+			Condition: map[string]map[string]any{"ArnLike": {"aws:PrincipalArn": uc.RoleARN}, "StringEquals": externalID},
+		},
+	}}
 }
 
 // Role is one role's trust and permissions.
@@ -243,7 +291,7 @@ func Actions(statements []Statement) []string {
 func Placeholders() Resources {
 	return Resources{
 		Partition: "${Partition}", Region: "${Region}", Account: "${Account}", BucketName: "${BucketName}", Prefix: "cdc",
-		KeyARN: "${BucketKeyArn}", TableName: "${TableName}", StreamARN: "${StreamArn}",
+		KeyARN: "${BucketKeyArn}", TableName: "${TableName}", StreamARN: "${StreamArn}", TableKeyARN: "${TableKeyArn}",
 		StreamerQueueARN: "${StreamerFailureQueueArn}", ForwarderQueueARN: "${ForwarderFailureQueueArn}",
 		SecretARN: "${DatabricksSecretArn}", StreamerLogGroup: "${StreamerLogGroup}", ForwarderLogGroup: "${ForwarderLogGroup}",
 	}

@@ -3,6 +3,7 @@ package iam
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"flag"
 	"go/ast"
 	"go/parser"
@@ -133,9 +134,21 @@ func TestCallListsMatchTheCode(t *testing.T) {
 	}
 }
 
+// platformKeyAction says which key a platform KMS action needs: the
+// bucket's for S3 encryption, the table's for reading its stream.
+func platformKeyAction(fn, action string, r Resources) bool {
+	if !strings.HasPrefix(action, "kms:") {
+		return true
+	}
+	if fn == "streamer" && (action == "kms:Decrypt" || action == "kms:DescribeKey") {
+		return r.TableKeyARN != ""
+	}
+	return r.KeyARN != ""
+}
+
 // ExpectedActions is what a role must be granted: its code's calls mapped
 // to IAM actions, and the platform's calls on its behalf.
-func expectedActions(t *testing.T, fn string, withKey bool) []string {
+func expectedActions(t *testing.T, fn string, r Resources) []string {
 	set := map[string]bool{}
 	for _, op := range listedCalls(t, fn) {
 		actions, ok := OperationActions[op]
@@ -147,10 +160,9 @@ func expectedActions(t *testing.T, fn string, withKey bool) []string {
 		}
 	}
 	for a := range PlatformActions[fn] {
-		if strings.HasPrefix(a, "kms:") && !withKey {
-			continue
+		if platformKeyAction(fn, a, r) {
+			set[a] = true
 		}
-		set[a] = true
 	}
 	return sortedKeys(set)
 }
@@ -158,14 +170,12 @@ func expectedActions(t *testing.T, fn string, withKey bool) []string {
 // TestGrantsMatchCalls: every grant has a call, every call a grant.
 func TestGrantsMatchCalls(t *testing.T) {
 	for fn, statements := range roles {
-		for _, withKey := range []bool{true, false} {
+		for _, keys := range []struct{ bucket, table string }{{"${BucketKeyArn}", ""}, {"", ""}, {"", "${TableKeyArn}"}, {"${BucketKeyArn}", "${TableKeyArn}"}} {
 			r := Placeholders()
-			if !withKey {
-				r.KeyARN = ""
-			}
-			got, want := Actions(statements(r)), expectedActions(t, fn, withKey)
+			r.KeyARN, r.TableKeyARN = keys.bucket, keys.table
+			got, want := Actions(statements(r)), expectedActions(t, fn, r)
 			if !reflect.DeepEqual(got, want) {
-				t.Errorf("%s (key %v) is granted %v; its calls need %v", fn, withKey, got, want)
+				t.Errorf("%s (keys %+v) is granted %v; its calls need %v", fn, keys, got, want)
 			}
 		}
 	}
@@ -185,6 +195,9 @@ func CheckLeastPrivilege(t *testing.T, name string, statements []Statement) {
 			t.Errorf("%s/%s has no resources", name, s.Sid)
 		}
 		for _, r := range s.Resources {
+			if r == "*" && wildcardAllowed(s) {
+				continue
+			}
 			if r == "*" || strings.HasSuffix(r, ":*:*") || strings.Count(r, "*") > 1 {
 				t.Errorf("%s/%s: resource %q is too broad", name, s.Sid, r)
 			}
@@ -192,9 +205,51 @@ func CheckLeastPrivilege(t *testing.T, name string, statements []Statement) {
 	}
 }
 
+// wildcardAllowed: a statement may name "*" only if every one of its
+// actions is a listed exception.
+func wildcardAllowed(s Statement) bool {
+	for _, a := range s.Actions {
+		if _, ok := WildcardResources[a]; !ok {
+			return false
+		}
+	}
+	return len(s.Actions) > 0
+}
+
+func TestWildcardOnlyForListedExceptions(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Statement
+		want bool
+	}{
+		{"ListStreams alone", Statement{Actions: []string{"dynamodb:ListStreams"}}, true},
+		{"ListStreams with a read", Statement{Actions: []string{"dynamodb:ListStreams", "dynamodb:GetRecords"}}, false},
+		{"other action", Statement{Actions: []string{"s3:GetObject"}}, false},
+		{"no action", Statement{}, false},
+	}
+	for _, tc := range tests {
+		if got := wildcardAllowed(tc.s); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// The streamer's ListStreams is the one "*" resource in every role.
+	r := Placeholders()
+	r.TableKeyARN = "${TableKeyArn}"
+	for name, statements := range map[string][]Statement{"streamer": Streamer(r), "forwarder": Forwarder(r)} {
+		for _, s := range statements {
+			for _, res := range s.Resources {
+				if res == "*" && (name != "streamer" || s.Sid != "ListStreams") {
+					t.Errorf("%s/%s grants on every resource", name, s.Sid)
+				}
+			}
+		}
+	}
+}
+
 func TestLeastPrivilege(t *testing.T) {
 	r := Placeholders()
-	uc := UnityCatalogAccess{RoleARN: "${UcRoleArn}", PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "${DatabricksAccountId}"}
+	r.TableKeyARN = "${TableKeyArn}"
+	uc := UnityCatalogAccess{RoleARN: "${UcRoleArn}", AccountARN: "arn:${Partition}:iam::${Account}:root", PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "${StorageCredentialExternalId}"}
 	CheckLeastPrivilege(t, "streamer", Streamer(r))
 	CheckLeastPrivilege(t, "forwarder", Forwarder(r))
 	CheckLeastPrivilege(t, "unity-catalog", UnityCatalog(r, uc))
@@ -209,7 +264,7 @@ func TestLeastPrivilege(t *testing.T) {
 }
 
 func TestExportIsReviewable(t *testing.T) {
-	uc := &UnityCatalogAccess{RoleARN: "${UcRoleArn}", PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "${DatabricksAccountId}"}
+	uc := &UnityCatalogAccess{RoleARN: "${UcRoleArn}", AccountARN: "arn:${Partition}:iam::${Account}:root", PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "${StorageCredentialExternalId}"}
 	got, err := ExportJSON(Placeholders(), uc)
 	if err != nil {
 		t.Fatal(err)
@@ -226,5 +281,30 @@ func TestExportIsReviewable(t *testing.T) {
 	}
 	if !bytes.Equal(append(got, '\n'), want) {
 		t.Errorf("policies changed; review and run go test ./iam -update:\n%s", got)
+	}
+}
+
+// TestUnityCatalogTrustValidAtCreation: IAM rejects a trust policy whose
+// principal does not exist yet, so no statement may name the role itself
+// as a principal; the role may still assume itself, with the external ID.
+func TestUnityCatalogTrustValidAtCreation(t *testing.T) {
+	uc := UnityCatalogAccess{RoleARN: "arn:aws:iam::123456789012:role/uc", AccountARN: "arn:aws:iam::123456789012:root",
+		PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "ext-1"}
+	doc := UnityCatalogTrust(uc)
+	selfAssume := false
+	for _, st := range doc.Statement {
+		raw, _ := json.Marshal(st.Principal)
+		if strings.Contains(string(raw), uc.RoleARN) {
+			t.Errorf("statement %s names the role being created as a principal: %s", st.Sid, raw)
+		}
+		if got := st.Condition["StringEquals"]["sts:ExternalId"]; got != uc.ExternalID {
+			t.Errorf("statement %s: external ID condition %v, want %q", st.Sid, got, uc.ExternalID)
+		}
+		if st.Principal["AWS"] == uc.AccountARN && st.Condition["ArnLike"]["aws:PrincipalArn"] == uc.RoleARN {
+			selfAssume = true
+		}
+	}
+	if !selfAssume {
+		t.Error("no statement lets the role assume itself")
 	}
 }

@@ -240,7 +240,8 @@ func TestMalformedEventsAreKept(t *testing.T) {
 	if err != nil || len(list.Contents) != 1 {
 		t.Fatalf("malformed payload not kept: %v, %v", list, err)
 	}
-	p.Relay.Enqueue([]byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{}}]}`))
+	// An EventBridge "Object Created" event, as the rule delivers, without its object.
+	p.Relay.Enqueue([]byte(`{"version":"0","detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"` + p.Opts.Bucket + `"}}}`))
 	p.Relay.Wait()
 	if failed := p.Relay.Failed(); len(failed) != 1 {
 		t.Fatalf("the malformed event is not in the forwarder's on-failure destination: %d", len(failed))

@@ -193,7 +193,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		return nil, err
 	}
 
-	p.Relay = &Relay{Prefix: objectkey.DataPrefix(opts.Prefix), Suffix: objectkey.Suffix, Retries: 2,
+	p.Relay = &Relay{Bucket: opts.Bucket, Prefix: opts.Prefix, Retries: 2,
 		RetryDelay: 300 * time.Millisecond, Duplicate: opts.DuplicateEvents}
 	relaySrv := p.serve(p.Relay, false)
 	s3Log, err := p.logFile("versitygw.log")

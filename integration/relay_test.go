@@ -1,10 +1,16 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"os"
+	"regexp"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -12,15 +18,204 @@ import (
 	"github.com/ddbstream/pipeline/internal/s3event"
 )
 
-// versityEvent is the shape versitygw v1.2.0 posts (seen on this machine):
-// key not URL-encoded, quoted ETag, "s3:" event names, restore data with
-// empty times.
-const versityEvent = `{"Records":[{"eventVersion":"2.2","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-11-22T18:26:29Z","eventName":"s3:ObjectCreated:Put","userIdentity":{"PrincipalId":"localaccesskey"},"requestParameters":{"sourceIPAddress":"127.0.0.1"},"responseElements":{"x-amz-request-id":"","x-amz-id-2":""},"s3":{"s3SchemaVersion":"1.0","configurationId":"webhook-global","bucket":{"name":"probe","ownerIdentity":{"PrincipalId":"localaccesskey"},"arn":"arn:aws:s3:::/probe/KEY"},"object":{"key":"KEY","size":1,"eTag":"\"9dd4e461268c8034f5c8564e155c67a6\"","versionId":null,"sequencer":"1"}},"glacierEventData":{"restoreEventData":{"lifecycleRestorationExpiryTime":"","lifecycleRestoreStorageClass":""}}}]}`
+// The testdata/relay/*.json inputs are versitygw v1.2.0's webhook posts
+// (s3event.EventRecord): one record each, keys not URL-encoded, quoted
+// ETags, "s3:" event names, sequencers in hex, restore data with empty
+// times. expect_*.json are the events S3 sends to EventBridge for them;
+// "<uuid>" and "<request-id>" stand for values checked by form.
 
-func TestRelayHandsTheForwarderAWSShapedEvents(t *testing.T) {
+func relayFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/relay/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var (
+	uuidForm      = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	requestIDForm = regexp.MustCompile(`^[0-9A-F]{16}$`)
+)
+
+// flatten maps each leaf of a JSON document to its path, such as
+// detail.object.key, so that events can be compared field by field.
+func flatten(t *testing.T, doc []byte) map[string]any {
+	t.Helper()
+	var v any
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, doc)
+	}
+	out := map[string]any{}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				walk(p, e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		default:
+			out[path] = v
+		}
+	}
+	walk("", v)
+	return out
+}
+
+// compareEvent reports every field where got differs from expect, and
+// every field only one of them has.
+func compareEvent(t *testing.T, expectDoc, gotDoc []byte) {
+	t.Helper()
+	expect, got := flatten(t, expectDoc), flatten(t, gotDoc)
+	paths := map[string]bool{}
+	for p := range expect {
+		paths[p] = true
+	}
+	for p := range got {
+		paths[p] = true
+	}
+	sorted := make([]string, 0, len(paths))
+	for p := range paths {
+		sorted = append(sorted, p)
+	}
+	sort.Strings(sorted)
+	for _, p := range sorted {
+		e, inExpect := expect[p]
+		g, inGot := got[p]
+		switch {
+		case !inExpect:
+			t.Errorf("%s: got %v, expect no such field", p, g)
+		case !inGot:
+			t.Errorf("%s: missing, expect %v", p, e)
+		case e == "<uuid>":
+			if s, _ := g.(string); !uuidForm.MatchString(s) {
+				t.Errorf("%s: got %v, expect a UUID", p, g)
+			}
+		case e == "<request-id>":
+			if s, _ := g.(string); !requestIDForm.MatchString(s) {
+				t.Errorf("%s: got %v, expect 16 upper-case hex digits", p, g)
+			}
+		case e != g:
+			t.Errorf("%s: got %v, expect %v", p, g, e)
+		}
+	}
+}
+
+func convertOne(t *testing.T, fixture string) relayed {
+	t.Helper()
+	events, err := eventBridgeEvents(relayFixture(t, fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("%s: got %d events, expect 1", fixture, len(events))
+	}
+	return events[0]
+}
+
+func TestRelayConvertsNotificationsToEventBridgeEvents(t *testing.T) {
+	for _, tc := range []struct{ input, expect string }{
+		{"put_data.json", "expect_object_created.json"},
+		{"delete_data.json", "expect_object_deleted.json"},
+	} {
+		t.Run(tc.input, func(t *testing.T) {
+			ev := convertOne(t, tc.input)
+			compareEvent(t, relayFixture(t, tc.expect), ev.payload)
+			if expect := "cdc/table=Orders/dt=2026-11-22/hour=18/a b+c=1.jsonl.gz"; ev.key != expect {
+				t.Errorf("key: got %q, expect %q", ev.key, expect)
+			}
+		})
+	}
+}
+
+func TestRelayEventIDsAreStablePerObjectEvent(t *testing.T) {
+	id := func(fixture string) string {
+		var ev struct {
+			ID     string `json:"id"`
+			Detail struct {
+				RequestID string `json:"request-id"`
+			} `json:"detail"`
+		}
+		if err := json.Unmarshal(convertOne(t, fixture).payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev.ID + " " + ev.Detail.RequestID
+	}
+	if got, again := id("put_data.json"), id("put_data.json"); got != again {
+		t.Errorf("same notification: got ids %q and %q, expect equal", got, again)
+	}
+	if created, deleted := id("put_data.json"), id("delete_data.json"); created == deleted {
+		t.Errorf("created and deleted: got the same ids %q, expect different", created)
+	}
+}
+
+func TestRelayedEventsReadAsTheRightObject(t *testing.T) {
+	ev, err := s3event.Parse(convertOne(t, "put_data.json").payload)
+	if err != nil {
+		t.Fatalf("the forwarder cannot read the relayed event: %v", err)
+	}
+	if ev.Source != s3event.EventBridge || len(ev.Objects) != 1 {
+		t.Fatalf("got source %v with %d objects, expect eventbridge with 1", ev.Source, len(ev.Objects))
+	}
+	got := ev.Objects[0]
+	for _, f := range []struct {
+		field       string
+		got, expect any
+	}{
+		{"Bucket", got.Bucket, "cdc-local"},
+		{"Key", got.Key, "cdc/table=Orders/dt=2026-11-22/hour=18/a b+c=1.jsonl.gz"},
+		{"Size", got.Size, int64(4096)},
+		{"ETag", got.ETag, "9dd4e461268c8034f5c8564e155c67a6"},
+		{"VersionID", got.VersionID, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"},
+		{"Sequencer", got.Sequencer, "1A"},
+		{"EventName", got.EventName, "ObjectCreated:PutObject"},
+		{"EventTime", got.EventTime, time.Date(2026, 11, 22, 18, 26, 29, 0, time.UTC)},
+	} {
+		if f.got != f.expect {
+			t.Errorf("%s: got %v, expect %v", f.field, f.got, f.expect)
+		}
+	}
+}
+
+func TestRelayConvertsNothingElse(t *testing.T) {
+	for name, body := range map[string]string{
+		"test event":  string(relayFixture(t, "test_event.json")),
+		"tagging":     `{"Records":[{"eventName":"s3:ObjectTagging:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`,
+		"restore":     `{"Records":[{"eventName":"s3:ObjectRestore:Post","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`,
+		"no records":  `{"Records":[]}`,
+		"not records": `{}`,
+	} {
+		events, err := eventBridgeEvents([]byte(body))
+		if err != nil || len(events) != 0 {
+			t.Errorf("%s: got %d events, %v; expect none and no error", name, len(events), err)
+		}
+	}
+	for name, body := range map[string]string{
+		"not JSON":   `{"Records":`,
+		"no key":     `{"Records":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{}}}]}`,
+		"no bucket":  `{"Records":[{"eventName":"s3:ObjectRemoved:Delete","s3":{"object":{"key":"k"}}}]}`,
+		"not object": `[1]`,
+	} {
+		if _, err := eventBridgeEvents([]byte(body)); err == nil {
+			t.Errorf("%s: got no error, expect one", name)
+		}
+	}
+}
+
+func TestRelayDeliversWhatTheRuleMatches(t *testing.T) {
 	var mu sync.Mutex
 	var got [][]byte
-	r := &Relay{Prefix: "cdc/table=", Suffix: ".jsonl.gz", Duplicate: true, Invoke: func(_ context.Context, p []byte) (error, error) {
+	r := &Relay{Bucket: "cdc-local", Prefix: "cdc", Duplicate: true, Invoke: func(_ context.Context, p []byte) (error, error) {
 		mu.Lock()
 		got = append(got, p)
 		mu.Unlock()
@@ -31,41 +226,73 @@ func TestRelayHandsTheForwarderAWSShapedEvents(t *testing.T) {
 	go r.Run(ctx)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	post := func(body string) {
-		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+	for _, fixture := range []string{
+		"test_event.json",
+		"put_data.json",
+		"put_errors.json",       // under _errors/: not matched
+		"put_malformed.json",    // other suffix: not matched
+		"put_other_bucket.json", // not matched
+		"delete_data.json",      // Object Deleted: not matched
+	} {
+		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(relayFixture(t, fixture)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: got status %d, expect 200", fixture, resp.StatusCode)
+		}
 	}
-	post(`{"Bucket":"Test-Bucket","Event":"s3:TestEvent","Service":"S3","Time":"2026-11-22T18:26:29Z"}`)
-	key := "cdc/table=Orders/dt=2026-11-22/hour=18/a b+c=1.jsonl.gz"
-	post(strings.ReplaceAll(versityEvent, "KEY", key))
-	post(strings.ReplaceAll(versityEvent, "KEY", "cdc/_errors/table=Orders/x.jsonl.gz")) // filtered out
-	time.Sleep(100 * time.Millisecond)
-	r.Wait()
-	if len(got) != 2 || r.Received() != 1 {
-		t.Fatalf("%d invocations for %d events; want the one data event, twice", len(got), r.Received())
+	r.Wait() // ServeHTTP queued the events before answering
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("got %d invocations, expect the data object's event twice", len(got))
 	}
-	if !strings.Contains(string(got[0]), `"key":"cdc/table%3DOrders/dt%3D2026-11-22/hour%3D18/a+b%2Bc%3D1.jsonl.gz"`) {
-		t.Errorf("key not encoded as S3 does: %s", got[0])
+	compareEvent(t, relayFixture(t, "expect_object_created.json"), got[0])
+	if !bytes.Equal(got[0], got[1]) {
+		t.Errorf("duplicate differs:\n%s\n%s", got[0], got[1])
 	}
-	ev, err := s3event.Parse(got[0])
-	if err != nil {
-		t.Fatalf("the forwarder cannot read the relayed event: %v", err)
+	if received := r.Received(); received != 1 {
+		t.Errorf("Received: got %d, expect 1", received)
 	}
-	if len(ev.Objects) != 1 || ev.Objects[0].Key != key || ev.Objects[0].ETag != "9dd4e461268c8034f5c8564e155c67a6" || ev.Objects[0].EventName != "ObjectCreated:Put" {
-		t.Errorf("objects %+v", ev.Objects)
+	arrived := r.Arrived()
+	if _, ok := arrived["cdc/table=Orders/dt=2026-11-22/hour=18/a b+c=1.jsonl.gz"]; !ok || len(arrived) != 1 {
+		t.Errorf("Arrived: got %v, expect the data key only", arrived)
+	}
+	if failed, pending := r.Failed(), r.Pending(); len(failed) != 0 || pending != 0 {
+		t.Errorf("got %d failed and %d pending, expect none", len(failed), pending)
 	}
 }
 
-func TestEncodeKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"a/b c/d+e.gz": "a/b+c/d%2Be.gz",
-		"t=1/ü.gz":     "t%3D1/%C3%BC.gz",
-	} {
-		if got := EncodeKey(in); got != want {
-			t.Errorf("EncodeKey(%q) = %q; want %q", in, got, want)
-		}
+func TestRelayWithoutBucketRefusesNotifications(t *testing.T) {
+	rec := httptest.NewRecorder()
+	(&Relay{Prefix: "cdc"}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(relayFixture(t, "put_data.json"))))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("got status %d, expect 500", rec.Code)
+	}
+}
+
+func TestRelayRetriesThenSendsToOnFailure(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	r := &Relay{Bucket: "cdc-local", Prefix: "cdc", Retries: 2, Invoke: func(context.Context, []byte) (error, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return errors.New("function error"), nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	r.Enqueue([]byte(`{}`))
+	r.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 3 {
+		t.Errorf("invocations: got %d, expect 3 (1 + 2 retries)", calls)
+	}
+	if failed := r.Failed(); len(failed) != 1 || string(failed[0]) != `{}` {
+		t.Errorf("on-failure: got %q, expect the event once", failed)
 	}
 }

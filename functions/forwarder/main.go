@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,11 +18,11 @@ import (
 )
 
 func main() {
-	level, err := lambdalog.ParseLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
-	if err != nil {
-		level = slog.LevelInfo
-	}
+	level, levelErr := lambdalog.LevelFromEnv(os.LookupEnv)
 	log := lambdalog.New(os.Stdout, level)
+	if levelErr != nil {
+		log.Warn("log level not understood", "error", levelErr.Error())
+	}
 	cfg, err := forwarder.ConfigFromEnv(os.LookupEnv)
 	if err != nil {
 		log.Error("forwarder not started", "error", err.Error())

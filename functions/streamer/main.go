@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,11 +16,11 @@ import (
 )
 
 func main() {
-	level, err := lambdalog.ParseLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
-	if err != nil {
-		level = slog.LevelInfo
-	}
+	level, levelErr := lambdalog.LevelFromEnv(os.LookupEnv)
 	log := lambdalog.New(os.Stdout, level)
+	if levelErr != nil {
+		log.Warn("log level not understood", "error", levelErr.Error())
+	}
 	cfg, err := streamer.ConfigFromEnv(os.LookupEnv)
 	if err != nil {
 		log.Error("streamer not started", "error", err.Error())

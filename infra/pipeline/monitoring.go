@@ -14,8 +14,8 @@ import (
 )
 
 type monitored struct {
-	streamer, forwarder           awslambda.Function
-	streamerQueue, forwarderQueue awssqs.Queue
+	streamer, forwarder                         awslambda.Function
+	streamerQueue, forwarderQueue, triggerQueue awssqs.Queue
 }
 
 // newMonitoring adds the alarms and the dashboard.
@@ -41,12 +41,13 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 	}
 	sum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}
 	maximum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}
-	emf := func(fn awslambda.Function, name string) awscloudwatch.Metric {
+	emfStat := func(fn awslambda.Function, name, stat string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(p.MetricsNamespace), MetricName: jsii.String(name), Period: five, Statistic: jsii.String("Sum"),
+			Namespace: jsii.String(p.MetricsNamespace), MetricName: jsii.String(name), Period: five, Statistic: jsii.String(stat),
 			DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
 		})
 	}
+	emf := func(fn awslambda.Function, name string) awscloudwatch.Metric { return emfStat(fn, name, "Sum") }
 	iteratorAge := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String("AWS/Lambda"), MetricName: jsii.String("IteratorAge"), Period: five, Statistic: jsii.String("Maximum"),
 		DimensionsMap: &map[string]*string{"FunctionName": m.streamer.FunctionName()},
@@ -65,6 +66,8 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 		m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
 	alarm("ForwarderFailureQueueDepth", "Events the forwarder gave up on are waiting in its on-failure queue",
 		m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
+	alarm("ForwarderTriggerDeadLetters", "EventBridge could not deliver new-object events to the forwarder; they wait in the trigger's dead-letter queue",
+		m.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
 	alarm("ConversionErrors", "Stream records could not be converted; they are kept under _errors/", emf(m.streamer, "ConversionErrors"), 1)
 
 	graph := func(title string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget {
@@ -74,7 +77,7 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{
 				graph("Stream records and objects", emf(m.streamer, "Records"), emf(m.streamer, "Objects"), emf(m.streamer, "FailedRecords")),
-				graph("Stream lag (ms)", iteratorAge, emf(m.streamer, "RecordAge")),
+				graph("Stream lag (ms)", iteratorAge, emfStat(m.streamer, "RecordAge", "Maximum")), // an age adds up to nothing
 				graph("Streamer bytes", emf(m.streamer, "BytesIn"), emf(m.streamer, "BytesOut")),
 			},
 			{
@@ -85,7 +88,8 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 			{
 				graph("Delivered to Databricks", emf(m.forwarder, "Objects"), emf(m.forwarder, "Skipped"), emf(m.forwarder, "Retries")),
 				graph("Delivered bytes", emf(m.forwarder, "Bytes")),
-				graph("On-failure queues", m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum)),
+				graph("On-failure queues", m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum),
+					m.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum)),
 			},
 		},
 	})
@@ -96,6 +100,7 @@ type outputValues struct {
 	streamer, forwarder           awslambda.Function
 	streamerLogs, forwarderLogs   awslogs.LogGroup
 	streamerQueue, forwarderQueue awssqs.Queue
+	triggerQueue                  awssqs.Queue
 	ucRole                        awsiam.Role // nil without Unity Catalog access
 }
 
@@ -114,6 +119,7 @@ func outputs(scope constructs.Construct, p *Props, v outputValues) {
 	out("ForwarderLogGroupName", "Forwarder logs", v.forwarderLogs.LogGroupName())
 	out("StreamerFailureQueueUrl", "Batches the streamer gave up on", v.streamerQueue.QueueUrl())
 	out("ForwarderFailureQueueUrl", "Events the forwarder gave up on", v.forwarderQueue.QueueUrl())
+	out("ForwarderTriggerDeadLetterQueueUrl", "New-object events EventBridge could not deliver to the forwarder", v.triggerQueue.QueueUrl())
 	out("DashboardName", "CloudWatch dashboard of the pipeline",
 		scope.Node().FindChild(jsii.String("Monitoring")).Node().FindChild(jsii.String("Dashboard")).(awscloudwatch.Dashboard).DashboardName())
 	if v.ucRole != nil {

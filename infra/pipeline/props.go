@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ddbstream/pipeline/internal/forwarder"
+	"github.com/ddbstream/pipeline/internal/lambdalog"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/streamer"
 )
@@ -29,6 +30,9 @@ type Props struct {
 	// ExistingTableName and ExistingStreamARN import a table instead.
 	ExistingTableName string
 	ExistingStreamARN string
+	// ExistingTableKMSKeyARN is the imported table's customer managed key,
+	// if it has one: reading its stream needs kms:Decrypt on that key.
+	ExistingTableKMSKeyARN string
 
 	// BucketName overrides the generated bucket name.
 	BucketName string
@@ -110,7 +114,7 @@ func (p *Props) contextKeys() map[string]any {
 	return map[string]any{
 		"tableName": &p.TableName, "partitionKey": &p.PartitionKey, "partitionKeyType": &p.PartitionKeyType,
 		"sortKey": &p.SortKey, "sortKeyType": &p.SortKeyType, "ttlAttribute": &p.TTLAttribute,
-		"existingTableName": &p.ExistingTableName, "existingStreamArn": &p.ExistingStreamARN,
+		"existingTableName": &p.ExistingTableName, "existingStreamArn": &p.ExistingStreamARN, "existingTableKmsKeyArn": &p.ExistingTableKMSKeyARN,
 		"bucketName": &p.BucketName, "prefix": &p.Prefix, "bucketEncryption": &p.BucketEncryption,
 		"noncurrentVersionDays": &p.NoncurrentVersionDays, "infrequentAccessDays": &p.InfrequentAccessDays,
 		"imageFormat": &p.ImageFormat, "startingPosition": &p.StartingPosition, "batchSize": &p.BatchSize,
@@ -229,7 +233,13 @@ func (p Props) Validate() error {
 		if p.TableName != "" {
 			bad("tableName", p.TableName, "nothing when an existing table is imported")
 		}
+		if p.ExistingTableKMSKeyARN != "" && !kmsKeyARNRE.MatchString(p.ExistingTableKMSKeyARN) {
+			bad("existingTableKmsKeyArn", p.ExistingTableKMSKeyARN, "the ARN of the imported table's customer managed KMS key (arn:aws:kms:REGION:ACCOUNT:key/ID)")
+		}
 	} else {
+		if p.ExistingTableKMSKeyARN != "" {
+			bad("existingTableKmsKeyArn", p.ExistingTableKMSKeyARN, "nothing unless existingTableName imports a table (a table this stack creates uses an AWS owned key)")
+		}
 		if p.TableName != "" && !tableNameRE.MatchString(p.TableName) {
 			bad("tableName", p.TableName, "3-255 letters, digits, _ . -")
 		}
@@ -339,7 +349,7 @@ func (p Props) streamerEnv(bucket, keyARN string) map[string]string {
 	env := map[string]string{
 		"BUCKET_NAME": bucket, "S3_PREFIX": p.Prefix, "IMAGE_FORMAT": p.ImageFormat,
 		"REPORT_BATCH_ITEM_FAILURES": "true", "METRICS_NAMESPACE": p.MetricsNamespace,
-		"DEADLINE_MARGIN": "3s",
+		"DEADLINE_MARGIN": "3s", lambdalog.LevelEnv: p.LogLevel,
 	}
 	if keyARN != "" {
 		env["KMS_KEY_ID"] = keyARN
@@ -351,7 +361,7 @@ func (p Props) streamerEnv(bucket, keyARN string) map[string]string {
 func (p Props) forwarderEnv(secretID string) map[string]string {
 	env := map[string]string{
 		"DATABRICKS_SECRET_ID": secretID, "DELIVERY_MODE": p.DeliveryMode, "METRICS_NAMESPACE": p.MetricsNamespace,
-		"KEY_PREFIX": objectkey.DataPrefix(p.Prefix), "KEY_SUFFIX": objectkey.Suffix,
+		"KEY_PREFIX": objectkey.DataPrefix(p.Prefix), "KEY_SUFFIX": objectkey.Suffix, lambdalog.LevelEnv: p.LogLevel,
 	}
 	for k, v := range map[string]string{
 		"DATABRICKS_VOLUME_PATH": p.DatabricksVolumePath, "DATABRICKS_JOB_ID": p.DatabricksJobID,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -19,7 +20,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ddbstream/pipeline/iam"
-	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/eventrule"
 )
 
 // StackProps are the stack's deployment settings and the pipeline's.
@@ -53,12 +54,11 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 	}
 
 	tableName, streamARN := newTable(c, p)
-	res.TableName, res.StreamARN = tableName, streamARN
+	res.TableName, res.StreamARN, res.TableKeyARN = tableName, streamARN, p.ExistingTableKMSKeyARN
 
 	// The bucket's name is generated from the account, region and stack,
-	// not taken from the bucket resource: the forwarder's permission and
-	// policy can then name the bucket without depending on it, which is
-	// what lets the bucket's notification depend on the permission.
+	// not taken from the bucket resource: the roles' policies and the
+	// trigger's rule can then name the bucket without depending on it.
 	bucketName := p.BucketName
 	if bucketName == "" {
 		sum := sha256.Sum256([]byte(*stack.StackName()))
@@ -78,6 +78,7 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 
 	streamerQueue := failureQueue(c, "StreamerFailureQueue")
 	forwarderQueue := failureQueue(c, "ForwarderFailureQueue")
+	triggerQueue := failureQueue(c, "ForwarderTriggerDeadLetterQueue")
 	res.StreamerQueueARN, res.ForwarderQueueARN = *streamerQueue.QueueArn(), *forwarderQueue.QueueArn()
 	streamerLogs, forwarderLogs := logGroup(c, "StreamerLogs", p), logGroup(c, "ForwarderLogs", p)
 	res.StreamerLogGroup, res.ForwarderLogGroup = *streamerLogs.LogGroupName(), *forwarderLogs.LogGroupName()
@@ -131,18 +132,18 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: forwarderQueue.QueueArn()},
 		},
 	})
-	notifyForwarder(c, bucket, forwarderFn, res, p.Prefix)
+	triggerForwarder(c, bucket, forwarderFn, triggerQueue, res)
 
 	var ucRole awsiam.Role
 	if p.DatabricksExternalID != "" {
 		ucRole = newUnityCatalogRole(c, p, res, stack)
 	}
-	newMonitoring(c, p, monitored{streamer: streamerFn, forwarder: forwarderFn, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue})
+	newMonitoring(c, p, monitored{streamer: streamerFn, forwarder: forwarderFn, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, triggerQueue: triggerQueue})
 	outputs(c, p, outputValues{
 		table: tableName, stream: streamARN, bucket: bucketName, streamer: streamerFn, forwarder: forwarderFn,
-		streamerLogs: streamerLogs, forwarderLogs: forwarderLogs, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, ucRole: ucRole,
+		streamerLogs: streamerLogs, forwarderLogs: forwarderLogs, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, triggerQueue: triggerQueue, ucRole: ucRole,
 	})
-	suppressFindings(c, streamerFn, forwarderFn, streamerQueue, forwarderQueue, ucRole)
+	suppressFindings(c, streamerFn, forwarderFn, streamerQueue, forwarderQueue, triggerQueue, ucRole)
 	return &Pipeline{Construct: c, Resources: res, Streamer: streamerFn, Forwarder: forwarderFn}
 }
 
@@ -275,18 +276,22 @@ func newFunction(scope constructs.Construct, id string, p *Props, s functionSett
 		env[k] = jsii.String(v)
 	}
 	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
-		Description:           jsii.String(s.description),
-		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:          awslambda.Architecture_ARM_64(),
-		Handler:               jsii.String("bootstrap"),
-		Code:                  functionCode(p.SourceDir, s.name),
-		Role:                  role,
-		MemorySize:            jsii.Number(s.memory),
-		Timeout:               awscdk.Duration_Seconds(jsii.Number(s.timeout)),
-		Environment:           &env,
-		LogGroup:              s.logs,
-		LoggingFormat:         awslambda.LoggingFormat_JSON,
-		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(p.LogLevel),
+		Description:   jsii.String(s.description),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          functionCode(p.SourceDir, s.name),
+		Role:          role,
+		MemorySize:    jsii.Number(s.memory),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(s.timeout)),
+		Environment:   &env,
+		LogGroup:      s.logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		// Lambda's filter passes everything; the function filters at
+		// LOG_LEVEL itself. Lambda counts a line without a level, such as
+		// an EMF metrics line, as INFO, so a WARN filter here would drop
+		// every metric (lambdalog.LevelEnv has the reference).
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_TRACE,
 		SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
 	})
 }
@@ -311,28 +316,65 @@ func policyDocument(statements []iam.Statement) awsiam.PolicyDocument {
 	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &out})
 }
 
-// notifyForwarder sends ObjectCreated events for data keys to the
-// forwarder. It sets the notification on the bucket directly rather than
-// through CDK's custom resource, whose handler role would need a managed
-// policy and s3:PutBucketNotification on every bucket.
-func notifyForwarder(scope constructs.Construct, bucket awss3.Bucket, fn awslambda.Function, res iam.Resources, prefix string) {
-	perm := awslambda.NewCfnPermission(scope, jsii.String("AllowBucketToInvokeForwarder"), &awslambda.CfnPermissionProps{
-		Action:        jsii.String("lambda:InvokeFunction"),
-		FunctionName:  fn.FunctionArn(),
-		Principal:     jsii.String("s3.amazonaws.com"),
-		SourceAccount: awscdk.Aws_ACCOUNT_ID(),
-		SourceArn:     jsii.String(res.BucketARN()),
-	})
+// Trigger retry settings: EventBridge retries a delivery to Lambda it
+// could not make (throttled, no permission) up to these limits, the
+// largest the API allows (RetryPolicy: 185 attempts, 86,400 s), then sends
+// the event to the trigger's dead-letter queue. Once Lambda has accepted
+// the event, the forwarder's own async invoke configuration applies.
+const (
+	triggerRetryAttempts   = 185
+	triggerMaxEventAgeSecs = 86400
+)
+
+// triggerForwarder sends S3 "Object Created" events for data keys to the
+// forwarder through Amazon EventBridge.
+//
+// Why not a bucket notification: S3 matches notification filter values
+// against URL-encoded keys, so a prefix holding '=' (cdc/table=) must be
+// written %3D and, written plainly, silently never fires
+// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html);
+// and a bucket notification configuration cannot overlap with the one
+// Databricks' managed file events for Auto Loader write
+// (https://docs.databricks.com/aws/en/ingestion/cloud-object-storage/auto-loader/migrating-to-file-events).
+// With EventBridgeConfiguration S3 sends every event to the default bus
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3-bucket-eventbridgeconfiguration.html)
+// and the rule, defined once in eventrule, filters them. EventBridge
+// invokes Lambda asynchronously, so the forwarder's retries and on-failure
+// queue apply after delivery; the rule's own dead-letter queue keeps events
+// it could not deliver at all.
+func triggerForwarder(scope constructs.Construct, bucket awss3.Bucket, fn awslambda.Function, dlq awssqs.Queue, res iam.Resources) awsevents.CfnRule {
 	cfn := bucket.Node().DefaultChild().(awss3.CfnBucket)
-	cfn.AddPropertyOverride(jsii.String("NotificationConfiguration.LambdaConfigurations"), []map[string]any{{
-		"Event":    "s3:ObjectCreated:*",
-		"Function": fn.FunctionArn(),
-		"Filter": map[string]any{"S3Key": map[string]any{"Rules": []map[string]string{
-			{"Name": "prefix", "Value": objectkey.DataPrefix(prefix)},
-			{"Name": "suffix", "Value": objectkey.Suffix},
-		}}},
-	}})
-	cfn.Node().AddDependency(perm)
+	cfn.AddPropertyOverride(jsii.String("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled"), true)
+	rule := awsevents.NewCfnRule(scope, jsii.String("ForwarderTrigger"), &awsevents.CfnRuleProps{
+		Description:  jsii.String("New pipeline data objects to the forwarder"),
+		EventPattern: eventrule.Forwarder(res.BucketName, res.Prefix).Document(),
+		State:        jsii.String("ENABLED"),
+		Targets: &[]*awsevents.CfnRule_TargetProperty{{
+			Id:  jsii.String("Forwarder"),
+			Arn: fn.FunctionArn(),
+			RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+				MaximumRetryAttempts: jsii.Number(triggerRetryAttempts), MaximumEventAgeInSeconds: jsii.Number(triggerMaxEventAgeSecs),
+			},
+			DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
+		}},
+	})
+	awslambda.NewCfnPermission(scope, jsii.String("AllowTriggerToInvokeForwarder"), &awslambda.CfnPermissionProps{
+		Action:       jsii.String("lambda:InvokeFunction"),
+		FunctionName: fn.FunctionArn(),
+		Principal:    jsii.String("events.amazonaws.com"),
+		SourceArn:    rule.AttrArn(),
+	})
+	// EventBridge needs the queue's permission to dead-letter, for this
+	// rule only (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+	dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("ForwarderTriggerDeadLetters"),
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  jsii.Strings(*dlq.QueueArn()),
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": *rule.AttrArn()}},
+	}))
+	return rule
 }
 
 func newUnityCatalogRole(scope constructs.Construct, p *Props, res iam.Resources, stack awscdk.Stack) awsiam.Role {
@@ -342,6 +384,7 @@ func newUnityCatalogRole(scope constructs.Construct, p *Props, res iam.Resources
 	name := "ddbstream-databricks-uc-" + hex.EncodeToString(sum[:])[:8]
 	uc := iam.UnityCatalogAccess{
 		RoleARN:      fmt.Sprintf("arn:%s:iam::%s:role/%s", res.Partition, res.Account, name),
+		AccountARN:   fmt.Sprintf("arn:%s:iam::%s:root", res.Partition, res.Account),
 		PrincipalARN: p.DatabricksUCPrincipalARN,
 		ExternalID:   p.DatabricksExternalID,
 	}
@@ -351,8 +394,8 @@ func newUnityCatalogRole(scope constructs.Construct, p *Props, res iam.Resources
 		AssumedBy:      awsiam.NewArnPrincipal(jsii.String(uc.PrincipalARN)), // replaced below by iam's trust policy
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"databricks-unity-catalog": policyDocument(iam.UnityCatalog(res, uc))},
 	})
-	// The trust policy is iam's, to the letter: both principals, one
-	// statement, bound to the external ID.
+	// The trust policy is iam's, to the letter: Databricks' role and the
+	// role itself, each bound to the external ID.
 	var trust map[string]any
 	raw, _ := json.Marshal(iam.UnityCatalogTrust(uc))
 	_ = json.Unmarshal(raw, &trust)

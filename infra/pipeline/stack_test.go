@@ -139,12 +139,68 @@ func TestImportedTable(t *testing.T) {
 	s := synth(t, p, false, "")
 	s.template.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(0))
 	s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj(map[string]any{"EventSourceArn": p.ExistingStreamARN}))
-	if !strings.Contains(toJSON(s.json), `:table/Orders/stream/*`) {
-		t.Error("ListStreams is not scoped to the imported table")
+	if strings.Contains(toJSON(resources(s, "AWS::IAM::Role")), "DecryptStream") {
+		t.Error("the streamer may decrypt with a table key that was not given")
+	}
+	// A table encrypted with a customer managed key: its stream is read
+	// with kms:Decrypt on that key, through DynamoDB only.
+	p.ExistingTableKMSKeyARN = "arn:aws:kms:eu-west-1:123456789012:key/0d26daa6-5e44-4c97-a497-ef015f91254a"
+	s = synth(t, p, false, "")
+	found := false
+	for _, st := range statements(s, "streamer") {
+		if st["Sid"] != "DecryptStream" {
+			continue
+		}
+		found = true
+		if got := toJSON(st["Action"]); got != `["kms:Decrypt","kms:DescribeKey"]` {
+			t.Errorf("DecryptStream actions %s", got)
+		}
+		if got := toJSON(st["Resource"]); got != `"`+p.ExistingTableKMSKeyARN+`"` {
+			t.Errorf("DecryptStream resource %s", got)
+		}
+		if got := toJSON(st["Condition"]); !strings.Contains(got, `"kms:ViaService":{"Fn::Join":["",["dynamodb.",{"Ref":"AWS::Region"},".amazonaws.com"]]}`) {
+			t.Errorf("DecryptStream condition %s; want kms:ViaService dynamodb", got)
+		}
+	}
+	if !found {
+		t.Error("the streamer cannot decrypt the imported table's stream")
+	}
+	checkNag(t, s)
+	checkIAMRules(t, s)
+}
+
+func TestTableKeyNeedsImportedTable(t *testing.T) {
+	p := testProps(t)
+	p.ExistingTableKMSKeyARN = "arn:aws:kms:eu-west-1:123456789012:key/0d26daa6-5e44-4c97-a497-ef015f91254a"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "existingTableKmsKeyArn") {
+		t.Errorf("err = %v; want existingTableKmsKeyArn refused without an imported table", err)
+	}
+	p.ExistingTableName = "Orders"
+	p.ExistingStreamARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-01-01T00:00:00.000"
+	p.ExistingTableKMSKeyARN = "alias/orders"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), `context existingTableKmsKeyArn="alias/orders"`) {
+		t.Errorf("err = %v; want a key ARN required", err)
 	}
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// statements returns the statements of the inline policy named policy.
+func statements(s synthesized, policy string) []map[string]any {
+	var out []map[string]any
+	for _, r := range resources(s, "AWS::IAM::Role") {
+		pols, _ := r["Properties"].(map[string]any)["Policies"].([]any)
+		for _, pol := range pols {
+			if pol.(map[string]any)["PolicyName"] != policy {
+				continue
+			}
+			for _, st := range pol.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				out = append(out, st.(map[string]any))
+			}
+		}
+	}
+	return out
+}
 
 func TestBucketAndKey(t *testing.T) {
 	defer failOnPanic(t)
@@ -216,8 +272,11 @@ func TestFunctions(t *testing.T) {
 		props := fn["Properties"].(map[string]any)
 		lc := props["LoggingConfig"].(map[string]any)
 		if props["Runtime"] != "provided.al2023" || toJSON(props["Architectures"]) != `["arm64"]` || props["Handler"] != "bootstrap" ||
-			lc["LogFormat"] != "JSON" || lc["ApplicationLogLevel"] != "INFO" || lc["LogGroup"] == nil {
+			lc["LogFormat"] != "JSON" || lc["ApplicationLogLevel"] != "TRACE" || lc["LogGroup"] == nil {
 			t.Errorf("function %s: %v", id, toJSON(props))
+		}
+		if got := props["Environment"].(map[string]any)["Variables"].(map[string]any)["LOG_LEVEL"]; got != "INFO" {
+			t.Errorf("function %s: LOG_LEVEL = %v, want INFO", id, got)
 		}
 	}
 	s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj(map[string]any{"Environment": map[string]any{"Variables": map[string]any{
@@ -244,16 +303,6 @@ func TestEventSources(t *testing.T) {
 		"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600, "Qualifier": "$LATEST",
 		"DestinationConfig": map[string]any{"OnFailure": map[string]any{"Destination": map[string]any{"Fn::GetAtt": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("ForwarderFailureQueue"))})}}},
 	}))
-	s.template.HasResource(jsii.String("AWS::S3::Bucket"), obj(map[string]any{
-		"Properties": map[string]any{"NotificationConfiguration": map[string]any{"LambdaConfigurations": []any{map[string]any{
-			"Event":  "s3:ObjectCreated:*",
-			"Filter": map[string]any{"S3Key": map[string]any{"Rules": []any{map[string]any{"Name": "prefix", "Value": "cdc/table="}, map[string]any{"Name": "suffix", "Value": ".jsonl.gz"}}}},
-		}}}},
-		"DependsOn": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("AllowBucketToInvokeForwarder"))}),
-	}))
-	s.template.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), obj(map[string]any{
-		"Principal": "s3.amazonaws.com", "Action": "lambda:InvokeFunction", "SourceAccount": map[string]any{"Ref": "AWS::AccountId"},
-	}))
 	s.template.AllResourcesProperties(jsii.String("AWS::SQS::Queue"), obj(map[string]any{"SqsManagedSseEnabled": true, "MessageRetentionPeriod": 1209600}))
 }
 
@@ -266,14 +315,14 @@ func TestAlarmsDashboardAndOutputs(t *testing.T) {
 		metrics = append(metrics, a["Properties"].(map[string]any)["MetricName"].(string))
 	}
 	sort.Strings(metrics)
-	want := []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesVisible", "ConversionErrors", "Duration", "Duration",
+	want := []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesVisible", "ConversionErrors", "Duration", "Duration",
 		"Errors", "Errors", "IteratorAge", "Throttles", "Throttles"}
 	if !reflect.DeepEqual(metrics, want) {
 		t.Errorf("alarms on %v; want %v", metrics, want)
 	}
 	s.template.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
 	for _, o := range []string{"TableName", "StreamArn", "BucketName", "Prefix", "StreamerFunctionName", "ForwarderFunctionName",
-		"StreamerLogGroupName", "ForwarderLogGroupName", "StreamerFailureQueueUrl", "ForwarderFailureQueueUrl", "DashboardName"} {
+		"StreamerLogGroupName", "ForwarderLogGroupName", "StreamerFailureQueueUrl", "ForwarderFailureQueueUrl", "ForwarderTriggerDeadLetterQueueUrl", "DashboardName"} {
 		s.template.HasOutput(jsii.String(o), obj(map[string]any{}))
 	}
 	// With a topic, every alarm notifies it.
@@ -288,12 +337,22 @@ func TestUnityCatalogRole(t *testing.T) {
 	p := testProps(t)
 	p.DatabricksExternalID = "0d26daa6-5e44-4c97-a497-ef015f91254a"
 	s := synth(t, p, false, "")
+	externalID := map[string]any{"sts:ExternalId": p.DatabricksExternalID}
 	s.template.HasResourceProperties(jsii.String("AWS::IAM::Role"), obj(map[string]any{
-		"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
-			"Action": []any{"sts:AssumeRole"}, "Effect": "Allow",
-			"Condition": map[string]any{"StringEquals": map[string]any{"sts:ExternalId": p.DatabricksExternalID}},
-			"Principal": map[string]any{"AWS": []any{p.DatabricksUCPrincipalARN, map[string]any{"Fn::Join": assertions.Match_AnyValue()}}},
-		}}},
+		"AssumeRolePolicyDocument": map[string]any{"Statement": []any{
+			map[string]any{
+				"Sid": "UnityCatalogAssumeRole", "Action": []any{"sts:AssumeRole"}, "Effect": "Allow",
+				"Condition": map[string]any{"StringEquals": externalID},
+				"Principal": map[string]any{"AWS": p.DatabricksUCPrincipalARN},
+			},
+			map[string]any{
+				"Sid": "ExplicitSelfRoleAssumption", "Action": []any{"sts:AssumeRole"}, "Effect": "Allow",
+				"Condition": map[string]any{"StringEquals": externalID, "ArnLike": map[string]any{"aws:PrincipalArn": map[string]any{"Fn::Join": assertions.Match_AnyValue()}}},
+				// The account, not the role: IAM rejects a principal that
+				// does not exist yet, and the role is being created.
+				"Principal": map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::", map[string]any{"Ref": "AWS::AccountId"}, ":root"}}}},
+			},
+		}},
 		"RoleName": assertions.Match_StringLikeRegexp(jsii.String(`^ddbstream-databricks-uc-[0-9a-f]{8}$`)),
 	}))
 	s.template.HasOutput(jsii.String("DatabricksCreateStorageCredential"), obj(map[string]any{}))
@@ -331,7 +390,7 @@ func checkIAMRules(t *testing.T, s synthesized) {
 					}
 				}
 				for _, res := range list(st["Resource"]) {
-					if res == "*" {
+					if res == "*" && !onlyWildcardActions(st["Action"]) {
 						t.Errorf("role %s: statement %v allows every resource", id, st["Sid"])
 					}
 				}
@@ -347,6 +406,18 @@ func checkIAMRules(t *testing.T, s synthesized) {
 			}
 		}
 	}
+}
+
+// onlyWildcardActions: every action is one iam lists as having no
+// narrower resource than "*".
+func onlyWildcardActions(actions any) bool {
+	l := list(actions)
+	for _, a := range l {
+		if _, ok := iam.WildcardResources[a.(string)]; !ok {
+			return false
+		}
+	}
+	return len(l) > 0
 }
 
 func list(v any) []any {
@@ -367,9 +438,11 @@ func TestIAMRules(t *testing.T) {
 func TestRolesGrantExactlyIAMStatements(t *testing.T) {
 	defer failOnPanic(t)
 	s := defaultSynth(t)
+	r := iam.Placeholders()
+	r.TableKeyARN = "" // a created table: AWS owned key
 	want := map[string][]string{
-		"streamer":  iam.Actions(iam.Streamer(iam.Placeholders())),
-		"forwarder": iam.Actions(iam.Forwarder(iam.Placeholders())),
+		"streamer":  iam.Actions(iam.Streamer(r)),
+		"forwarder": iam.Actions(iam.Forwarder(r)),
 	}
 	got := map[string][]string{}
 	for _, r := range resources(s, "AWS::IAM::Role") {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,6 @@ type Client struct {
 	http   *http.Client
 	creds  Credentials
 	retry  RetryPolicy
-	margin time.Duration
 	poll   time.Duration
 	sleep  func(ctx context.Context, d time.Duration) error
 	now    func() time.Time
@@ -60,14 +60,13 @@ type oauthToken struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client (its redirect policy is replaced).
+// WithHTTPClient sets the HTTP client, for its transport and timeouts. Its
+// redirect policy is replaced by the client's own (see noWriteRedirects),
+// so no caller can make writes follow redirects again.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithRetryPolicy sets the retry policy.
 func WithRetryPolicy(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
-
-// WithDeadlineMargin stops retrying this long before the context deadline.
-func WithDeadlineMargin(d time.Duration) Option { return func(c *Client) { c.margin = d } }
 
 // WithPollInterval sets how often a running SQL statement is polled.
 func WithPollInterval(d time.Duration) Option { return func(c *Client) { c.poll = d } }
@@ -95,19 +94,34 @@ func New(creds Credentials, opts ...Option) *Client {
 		o(c)
 	}
 	h := *c.http
-	h.CheckRedirect = keepAuthOnSameHost
+	h.CheckRedirect = noWriteRedirects
 	c.http = &h
 	return c
 }
 
-// keepAuthOnSameHost drops the Authorization header when a redirect leaves
-// the host it was meant for, whatever the domains look like.
-func keepAuthOnSameHost(req *http.Request, via []*http.Request) error {
+// noWriteRedirects is the redirect policy. net/http follows a 301, 302 or
+// 303 answer to a PUT or POST as a GET without the body, and a 307 or 308
+// by sending the body again, to wherever Location points: either way the
+// answer that comes back is not the workspace's answer to the write, and a
+// 2xx from it would report a delivery that never happened. So a write
+// never follows a redirect: the 3xx itself comes back (ErrUseLastResponse)
+// and exchange turns it into a permanent error naming the Location. None
+// of the Databricks endpoints used here documents a redirect.
+//
+// A GET (statement polling) may follow redirects within the workspace, with
+// its Authorization; one leaving the workspace's scheme and host is not
+// followed either, as an answer from another host could claim that a
+// statement succeeded, and the token must never reach it.
+func noWriteRedirects(req *http.Request, via []*http.Request) error {
+	first := via[0]
+	if first.Method != http.MethodGet && first.Method != http.MethodHead {
+		return http.ErrUseLastResponse
+	}
+	if req.URL.Host != first.URL.Host || req.URL.Scheme != first.URL.Scheme {
+		return http.ErrUseLastResponse
+	}
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
-	}
-	if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
-		req.Header.Del("Authorization")
 	}
 	return nil
 }
@@ -123,18 +137,27 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// APIError is a non-2xx answer from Databricks.
+// APIError is an answer from Databricks that is not the documented success
+// of the call: a 4xx or 5xx, a redirect that was not followed, or a 2xx
+// with another status or without the field that proves the call worked.
+// Only Temporary ones are retried.
 type APIError struct {
 	Op         string
 	StatusCode int
 	ErrorCode  string
 	Message    string
+	// Location is where a redirect that was not followed pointed, without
+	// its query, fragment or user information.
+	Location string
 	// RetryAfter is the server's Retry-After, if it sent one.
 	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("databricks %s: HTTP %d", e.Op, e.StatusCode)
+	if e.StatusCode >= 300 && e.StatusCode <= 399 {
+		return s + " redirect to " + e.Location + " refused: " + e.Message
+	}
 	if e.ErrorCode != "" {
 		s += " " + e.ErrorCode
 	}
@@ -212,7 +235,10 @@ func (c *Client) do(ctx context.Context, attempt attemptFunc) (Result, error) {
 		if isAPI && apiErr.RetryAfter > 0 {
 			delay = apiErr.RetryAfter
 		}
-		if d, ok := ctx.Deadline(); ok && c.now().Add(delay).After(d.Add(-c.margin)) {
+		// The caller's deadline already keeps whatever margin it needs (the
+		// forwarder's handler keeps DEADLINE_MARGIN): a wait is refused only
+		// when it would outlast that deadline, so the margin is kept once.
+		if d, ok := ctx.Deadline(); ok && c.now().Add(delay).After(d) {
 			return res, fmt.Errorf("no time left for attempt %d (next in %s) before the deadline: %w", res.Attempts+1, delay, err)
 		}
 		if err := c.sleep(ctx, delay); err != nil {
@@ -268,7 +294,7 @@ func (c *Client) bearer(ctx context.Context, creds secret.Credentials) (string, 
 		AccessToken string `json:"access_token"`
 		ExpiresIn   int64  `json:"expires_in"`
 	}
-	if err := c.exchange(req, opToken, &out); err != nil {
+	if err := c.exchange(req, opToken, okJSON, &out); err != nil {
 		return "", err
 	}
 	if out.AccessToken == "" || out.ExpiresIn <= 0 {
@@ -286,8 +312,25 @@ func (c *Client) dropToken() {
 	c.mu.Unlock()
 }
 
-// call sends one authenticated request and decodes a JSON answer into out.
-func (c *Client) call(ctx context.Context, op, method, rawURL, token string, body io.Reader, size int64, contentType string, out any) error {
+// success is the set of statuses a call documents as success; any other
+// answer, 2xx included, is an error.
+type success []int
+
+// okJSON is the documented success of the JSON endpoints used here (Jobs,
+// SQL statements, DBFS, OAuth token): 200 with a JSON body.
+var okJSON = success{http.StatusOK}
+
+func (s success) String() string {
+	parts := make([]string, len(s))
+	for i, code := range s {
+		parts[i] = strconv.Itoa(code)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// call sends one authenticated request and, when the answer is one of ok,
+// decodes its JSON into out.
+func (c *Client) call(ctx context.Context, op, method, rawURL, token string, body io.Reader, size int64, contentType string, ok success, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	if err != nil {
 		return fmt.Errorf("databricks %s: %w", op, err)
@@ -297,10 +340,10 @@ func (c *Client) call(ctx context.Context, op, method, rawURL, token string, bod
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	return c.exchange(req, op, out)
+	return c.exchange(req, op, ok, out)
 }
 
-func (c *Client) exchange(req *http.Request, op string, out any) error {
+func (c *Client) exchange(req *http.Request, op string, ok success, out any) error {
 	req.Header.Set("User-Agent", "ddbstream-pipeline-forwarder/1.0")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -310,8 +353,16 @@ func (c *Client) exchange(req *http.Request, op string, out any) error {
 		return &TransportError{Op: op, Err: err}
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return redirectError(op, req, resp)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return readAPIError(op, resp)
+	case !slices.Contains(ok, resp.StatusCode):
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return &APIError{Op: op, StatusCode: resp.StatusCode,
+			Message: fmt.Sprintf("not the documented success (HTTP %s) of this call, so it is not counted as done", ok)}
 	}
 	if out != nil {
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(out); err != nil {
@@ -320,6 +371,22 @@ func (c *Client) exchange(req *http.Request, op string, out any) error {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return nil
+}
+
+// redirectError describes a redirect that was not followed (see
+// noWriteRedirects). The Location is shown without query, fragment or user
+// information, which may carry someone's credentials.
+func redirectError(op string, req *http.Request, resp *http.Response) *APIError {
+	loc := "(no Location)"
+	if u, err := resp.Location(); err == nil {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		loc = u.String()
+	}
+	why := "writes are not redirected; check the workspace host in the secret"
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		why = "reads are redirected only within the workspace host; check the workspace host in the secret"
+	}
+	return &APIError{Op: op, StatusCode: resp.StatusCode, Location: loc, Message: why}
 }
 
 func readAPIError(op string, resp *http.Response) *APIError {

@@ -140,7 +140,7 @@ func TestGivesUpAndStopsOnPermanentErrors(t *testing.T) {
 func TestRetryAfterBeyondDeadlineGivesUpAtOnce(t *testing.T) {
 	ws := fakedatabricks.New(fakedatabricks.WithToken("t1"))
 	ws.Inject(fakedatabricks.Fault{Status: 429, RetryAfter: "120"})
-	s := newSetup(t, ws, pat("t1"), WithDeadlineMargin(time.Second))
+	s := newSetup(t, ws, pat("t1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := s.client.UploadFile(ctx, "/Volumes/c/s/v/f", 1, opener([]byte("x")))
@@ -222,23 +222,29 @@ func TestTransportErrorsAreRetried(t *testing.T) {
 	}
 }
 
+// TestAuthorizationIsNotSentToAnotherHost: a redirect to another host,
+// here a 307 that net/http would follow with the body, reaches nobody.
 func TestAuthorizationIsNotSentToAnotherHost(t *testing.T) {
-	var gotAuth atomic.Value
-	gotAuth.Store("unset")
+	var calls atomic.Int32
 	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotAuth.Store(r.Header.Get("Authorization"))
+		calls.Add(1)
 		io.WriteString(w, `{"run_id": 77}`)
 	}))
 	defer other.Close()
 	ws := fakedatabricks.New(fakedatabricks.WithToken("secret-token"))
-	ws.Inject(fakedatabricks.Fault{Status: http.StatusTemporaryRedirect, Location: other.URL + "/api/2.1/jobs/run-now"})
+	ws.Inject(fakedatabricks.Fault{Status: http.StatusTemporaryRedirect, Location: other.URL + "/api/2.1/jobs/run-now?token=abc"})
 	s := newSetup(t, ws, pat("secret-token"))
+	s.client.http.Transport.(*http.Transport).TLSClientConfig.RootCAs.AddCert(other.Certificate())
 	runID, _, err := s.client.RunNow(context.Background(), 5, nil, "tok")
-	if err != nil || runID != 77 {
-		t.Fatalf("RunNow = %d, %v", runID, err)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || runID != 0 {
+		t.Fatalf("RunNow = %d, %v; expect an *APIError", runID, err)
 	}
-	if got := gotAuth.Load().(string); got != "" {
-		t.Errorf("the other host received Authorization %q", got)
+	if got, expect := apiErr.Location, other.URL+"/api/2.1/jobs/run-now"; got != expect {
+		t.Errorf("Location: got %q, expect %q (no query)", got, expect)
+	}
+	if got := calls.Load(); got != 0 {
+		t.Errorf("the other host received %d requests, expect 0", got)
 	}
 }
 
@@ -332,7 +338,7 @@ func TestRetryAfterParsing(t *testing.T) {
 func TestHungWorkspaceEndsAtTheDeadline(t *testing.T) {
 	ws := fakedatabricks.New(fakedatabricks.WithToken("t1"))
 	ws.Inject(fakedatabricks.Fault{Delay: 3 * time.Second})
-	s := newSetup(t, ws, pat("t1"), WithDeadlineMargin(200*time.Millisecond))
+	s := newSetup(t, ws, pat("t1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -342,5 +348,33 @@ func TestHungWorkspaceEndsAtTheDeadline(t *testing.T) {
 	}
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("took %s against a hung workspace", elapsed)
+	}
+}
+
+func TestDBFSPathsMustBeClean(t *testing.T) {
+	tests := []struct{ name, path, expect string }{
+		{"relative", "mnt/x", `DBFS path "mnt/x" is not absolute`},
+		{"parent", "/mnt/cdc/../secrets/x", `DBFS path "/mnt/cdc/../secrets/x" has an empty, . or .. segment`},
+		{"dot", "/mnt/./x", `DBFS path "/mnt/./x" has an empty, . or .. segment`},
+		{"empty segment", "/mnt//x", `DBFS path "/mnt//x" has an empty, . or .. segment`},
+		{"trailing slash", "/mnt/x/", `DBFS path "/mnt/x/" has an empty, . or .. segment`},
+		{"root", "/", `DBFS path "/" has an empty, . or .. segment`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := fakedatabricks.New(fakedatabricks.WithToken("t1"))
+			s := newSetup(t, ws, pat("t1"))
+			res, err := s.client.DBFSUpload(context.Background(), tc.path, opener([]byte("x")))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.expect {
+				t.Errorf("err: got %q, expect %q", got, tc.expect)
+			}
+			if res.Attempts != 0 || len(ws.Requests()) != 0 {
+				t.Errorf("requests: got %d attempts, %d requests, expect none", res.Attempts, len(ws.Requests()))
+			}
+		})
 	}
 }

@@ -18,20 +18,41 @@ import (
 // retry sends the content again from the start.
 type Opener func(ctx context.Context) (io.ReadCloser, error)
 
-// escapePath escapes each segment of an absolute path.
-func escapePath(p string) (string, error) {
+// checkPath refuses a path that is not absolute or has an empty, "." or
+// ".." segment: a key such as "a/../../x" must not write outside the
+// directory the destination template names. what names the kind of path
+// in the message ("path", "DBFS path").
+func checkPath(what, p string) ([]string, error) {
 	if !strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("path %q is not absolute", p)
+		return nil, fmt.Errorf("%s %q is not absolute", what, p)
 	}
 	segs := strings.Split(p[1:], "/")
-	for i, s := range segs {
+	for _, s := range segs {
 		if s == "" || s == "." || s == ".." {
-			return "", fmt.Errorf("path %q has an empty, . or .. segment", p)
+			return nil, fmt.Errorf("%s %q has an empty, . or .. segment", what, p)
 		}
+	}
+	return segs, nil
+}
+
+// escapePath escapes each segment of an absolute path.
+func escapePath(p string) (string, error) {
+	segs, err := checkPath("path", p)
+	if err != nil {
+		return "", err
+	}
+	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
 	return "/" + strings.Join(segs, "/"), nil
 }
+
+// filesUploadOK is the Files API upload's success. Its reference says "If
+// the request is successful, there is no response body"
+// (https://docs.databricks.com/api/workspace/files/upload): workspaces
+// answer 204 No Content, and the reference's generic response is a 200.
+// Anything else (201, 202 Accepted, 206, ...) is not a stored file.
+var filesUploadOK = success{http.StatusNoContent, http.StatusOK}
 
 // UploadFile streams size bytes from open to a Unity Catalog volume file
 // with the Files API, overwriting any file at path, so a redelivery lands
@@ -49,7 +70,7 @@ func (c *Client) UploadFile(ctx context.Context, path string, size int64, open O
 		}
 		defer body.Close()
 		return c.call(ctx, op, http.MethodPut, host+"/api/2.0/fs/files"+esc+"?overwrite=true", token,
-			body, size, "application/octet-stream", nil)
+			body, size, "application/octet-stream", filesUploadOK, nil)
 	})
 }
 
@@ -64,12 +85,23 @@ func (c *Client) RunNow(ctx context.Context, jobID int64, params map[string]stri
 	if err != nil {
 		return 0, Result{}, err
 	}
+	const op = "run job"
 	var out struct {
 		RunID int64 `json:"run_id"`
 	}
 	res, err := c.do(ctx, func(ctx context.Context, host, token string) error {
-		return c.call(ctx, "run job", http.MethodPost, host+"/api/2.1/jobs/run-now", token,
-			bytes.NewReader(body), int64(len(body)), "application/json", &out)
+		out.RunID = 0
+		if err := c.call(ctx, op, http.MethodPost, host+"/api/2.1/jobs/run-now", token,
+			bytes.NewReader(body), int64(len(body)), "application/json", okJSON, &out); err != nil {
+			return err
+		}
+		// run-now answers 200 with the run_id of the started run
+		// (https://docs.databricks.com/api/workspace/jobs/runnow); without
+		// one, no run is known to have started.
+		if out.RunID <= 0 {
+			return &APIError{Op: op, StatusCode: http.StatusOK, Message: "response lacks run_id, so no run is known to have started"}
+		}
+		return nil
 	})
 	return out.RunID, res, err
 }
@@ -107,8 +139,8 @@ func (c *Client) ExecuteStatement(ctx context.Context, warehouseID, statement st
 	}
 	var st statementStatus
 	total, err := c.do(ctx, func(ctx context.Context, host, token string) error {
-		return c.call(ctx, "execute statement", http.MethodPost, host+"/api/2.0/sql/statements", token,
-			bytes.NewReader(body), int64(len(body)), "application/json", &st)
+		st = statementStatus{}
+		return c.statementCall(ctx, "execute statement", http.MethodPost, host+"/api/2.0/sql/statements", token, body, &st)
 	})
 	if err != nil {
 		return "", total, err
@@ -128,7 +160,8 @@ func (c *Client) ExecuteStatement(ctx context.Context, warehouseID, statement st
 			return id, total, fmt.Errorf("databricks statement %s still %s: %w", id, st.Status.State, err)
 		}
 		res, err := c.do(ctx, func(ctx context.Context, host, token string) error {
-			return c.call(ctx, "get statement", http.MethodGet, host+"/api/2.0/sql/statements/"+url.PathEscape(id), token, nil, 0, "", &st)
+			st = statementStatus{}
+			return c.statementCall(ctx, "get statement", http.MethodGet, host+"/api/2.0/sql/statements/"+url.PathEscape(id), token, nil, &st)
 		})
 		total.Attempts += res.Attempts
 		total.Refreshed = total.Refreshed || res.Refreshed
@@ -136,6 +169,24 @@ func (c *Client) ExecuteStatement(ctx context.Context, warehouseID, statement st
 			return id, total, err
 		}
 	}
+}
+
+// statementCall submits (body != nil) or polls a statement. Both answer
+// 200 with the statement_id and its status
+// (https://docs.databricks.com/api/workspace/statementexecution/executestatement);
+// an answer without the ID says nothing about the statement.
+func (c *Client) statementCall(ctx context.Context, op, method, rawURL, token string, body []byte, st *statementStatus) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	if err := c.call(ctx, op, method, rawURL, token, r, int64(len(body)), "application/json", okJSON, st); err != nil {
+		return err
+	}
+	if st.StatementID == "" {
+		return &APIError{Op: op, StatusCode: http.StatusOK, Message: "response lacks statement_id"}
+	}
+	return nil
 }
 
 // DBFSBlockSize is the raw size of each add-block call: its base64 form
@@ -146,8 +197,8 @@ const DBFSBlockSize = 512 << 10
 // An add-block that fails is not known to have been applied or not, so a
 // failure restarts the whole file from create (which overwrites).
 func (c *Client) DBFSUpload(ctx context.Context, path string, open Opener) (Result, error) {
-	if !strings.HasPrefix(path, "/") {
-		return Result{}, fmt.Errorf("DBFS path %q is not absolute", path)
+	if _, err := checkPath("DBFS path", path); err != nil {
+		return Result{}, err
 	}
 	raw := make([]byte, DBFSBlockSize)
 	msg := make([]byte, 0, base64.StdEncoding.EncodedLen(DBFSBlockSize)+64)
@@ -157,18 +208,26 @@ func (c *Client) DBFSUpload(ctx context.Context, path string, open Opener) (Resu
 			return err // not retried here: S3 reads have their own retries
 		}
 		defer body.Close()
+		// create, add-block and close each answer 200 with JSON
+		// (https://docs.databricks.com/api/workspace/dbfs/create).
 		post := func(op, endpoint string, payload []byte, out any) error {
 			return c.call(ctx, op, http.MethodPost, host+"/api/2.0/dbfs/"+endpoint, token,
-				bytes.NewReader(payload), int64(len(payload)), "application/json", out)
+				bytes.NewReader(payload), int64(len(payload)), "application/json", okJSON, out)
 		}
-		create, _ := json.Marshal(map[string]any{"path": path, "overwrite": true})
+		create, err := json.Marshal(map[string]any{"path": path, "overwrite": true})
+		if err != nil {
+			return fmt.Errorf("encode dbfs create: %w", err)
+		}
 		var h struct {
-			Handle int64 `json:"handle"`
+			Handle *int64 `json:"handle"`
 		}
 		if err := post("dbfs create", "create", create, &h); err != nil {
 			return err
 		}
-		handle := strconv.FormatInt(h.Handle, 10)
+		if h.Handle == nil {
+			return &APIError{Op: "dbfs create", StatusCode: http.StatusOK, Message: "response lacks handle"}
+		}
+		handle := strconv.FormatInt(*h.Handle, 10)
 		for {
 			n, err := io.ReadFull(body, raw)
 			if n > 0 {

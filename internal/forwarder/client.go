@@ -12,12 +12,13 @@ func NewS3Client(awsCfg aws.Config, cfg Config) *s3.Client {
 	return s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
 }
 
-// DatabricksOptions turns the configuration into client options.
+// DatabricksOptions turns the configuration into client options. It sets
+// no deadline margin: DEADLINE_MARGIN is kept once, by the Handler's
+// per-object context, and the client stops at that context's deadline.
 func DatabricksOptions(cfg Config) []databricks.Option {
 	return []databricks.Option{
 		databricks.WithHTTPClient(databricks.NewHTTPClient()),
 		databricks.WithRetryPolicy(cfg.Retry),
-		databricks.WithDeadlineMargin(cfg.DeadlineMargin),
 		databricks.WithPollInterval(cfg.PollInterval),
 	}
 }

@@ -109,11 +109,15 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.Path = template("DATABRICKS_VOLUME_PATH", "a path template such as /Volumes/main/cdc/landing/{table}/{name}")
 		if c.Path != nil && !volumeRoot.MatchString(c.Path.String()) {
 			r.Fail("DATABRICKS_VOLUME_PATH", c.Path.String(), "a path under /Volumes/<catalog>/<schema>/<volume>/")
+		} else if c.Path != nil && !cleanSegments(c.Path) {
+			r.Fail("DATABRICKS_VOLUME_PATH", c.Path.String(), "a path without empty, . or .. segments")
 		}
 	case DBFS:
 		c.Path = template("DBFS_PATH", "an absolute DBFS path template such as /mnt/cdc/{key}")
 		if c.Path != nil && !strings.HasPrefix(c.Path.String(), "/") {
 			r.Fail("DBFS_PATH", c.Path.String(), "an absolute path")
+		} else if c.Path != nil && !cleanSegments(c.Path) {
+			r.Fail("DBFS_PATH", c.Path.String(), "an absolute path without empty, . or .. segments")
 		}
 	case Job:
 		v := r.Required("DATABRICKS_JOB_ID", "a job ID")
@@ -142,6 +146,23 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// cleanSegments reports whether a path template, with every variable
+// filled, has no empty, "." or ".." segment: such a template would write
+// outside the directory it names (or nowhere) for every object, so it is
+// refused at start rather than on each delivery.
+func cleanSegments(t *Template) bool {
+	p, err := t.Expand(sampleVars(), nil)
+	if err != nil || !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, s := range strings.Split(p[1:], "/") {
+		if s == "" || s == "." || s == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func sampleVars() map[string]string {

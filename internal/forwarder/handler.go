@@ -83,6 +83,11 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if ev.TestEvents > 0 {
 		h.log.InfoContext(ctx, "s3:TestEvent ignored", "count", ev.TestEvents)
 	}
+	if ev.Source == s3event.EventBridge && ev.Ignored > 0 {
+		// Another S3 event type ("Object Deleted", ...) that a broad rule
+		// let through: nothing to deliver, and nothing to retry.
+		h.log.InfoContext(ctx, "event ignored", "detailType", ev.DetailType)
+	}
 	failedMessages := map[string]bool{}
 	for _, bad := range ev.Bad {
 		h.log.ErrorContext(ctx, "message not understood; left for the queue's redrive policy", "messageId", bad.MessageID, "reason", bad.Reason)
@@ -168,6 +173,11 @@ func (h *Handler) forward(ctx context.Context, o s3event.Object) error {
 	return err
 }
 
+// deadline derives the context one object is delivered under: it ends
+// DeadlineMargin before the invocation's deadline, so the function always
+// has that long left to log and answer. This is the only place the margin
+// is kept; the Databricks client only refuses waits that would outlast
+// this context.
 func (h *Handler) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	if d, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(ctx, d.Add(-h.cfg.DeadlineMargin))

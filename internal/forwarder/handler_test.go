@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -403,5 +404,122 @@ func TestIdempotencyToken(t *testing.T) {
 	if len(a) != 64 || a != IdempotencyToken(s3eventObject("k", "e1", "s1")) ||
 		a == IdempotencyToken(s3eventObject("k", "e2", "s1")) || a == IdempotencyToken(s3eventObject("k", "e1", "s2")) {
 		t.Errorf("token %q", a)
+	}
+}
+
+// TestNonCreatedEventBridgeEventsAreIgnored: with EventBridge enabled, S3
+// sends every event type to the bus (Object Deleted, Object Restore
+// Completed, ...); a rule that lets one through must not fail the
+// invocation, or Lambda retries it and parks it in the on-failure
+// destination as if an object had been lost.
+func TestNonCreatedEventBridgeEventsAreIgnored(t *testing.T) {
+	tests := []struct {
+		name           string
+		payload        []byte
+		expectErr      bool
+		expectLogs     []string // msg of each line
+		expectDetail   string
+		expectS3Reads  int
+		expectDelivery int
+	}{
+		{"object deleted", fixture(t, "eventbridge_object_deleted.json"), false, []string{"event ignored"}, "Object Deleted", 0, 0},
+		{"restore completed", []byte(`{"detail-type":"Object Restore Completed","source":"aws.s3","time":"2026-11-22T17:04:06Z","detail":{}}`), false, []string{"event ignored"}, "Object Restore Completed", 0, 0},
+		{"another source", []byte(`{"detail-type":"Object Created","source":"aws.ec2","time":"2026-11-22T17:04:06Z","detail":{}}`), true, []string{"event not understood"}, "", 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, volumeConfig(t))
+			out, err := e.h.Invoke(context.Background(), tc.payload)
+			if gotErr := err != nil; gotErr != tc.expectErr {
+				t.Fatalf("error: got %v (answer %s), expect error %v", err, out, tc.expectErr)
+			}
+			var msgs []string
+			var detail any
+			for _, l := range e.logLines(t) {
+				msgs = append(msgs, l["msg"].(string))
+				if l["msg"] == "event ignored" {
+					detail = l["detailType"]
+					if l["level"] != "INFO" {
+						t.Errorf("level: got %v, expect INFO", l["level"])
+					}
+				}
+			}
+			if strings.Join(msgs, "|") != strings.Join(tc.expectLogs, "|") {
+				t.Errorf("log lines: got %q, expect %q", msgs, tc.expectLogs)
+			}
+			if tc.expectDetail != "" && detail != tc.expectDetail {
+				t.Errorf("detailType: got %v, expect %q", detail, tc.expectDetail)
+			}
+			if e.s3.gets != tc.expectS3Reads {
+				t.Errorf("S3 reads: got %d, expect %d", e.s3.gets, tc.expectS3Reads)
+			}
+			if got := len(e.ws.Files()); got != tc.expectDelivery {
+				t.Errorf("deliveries: got %d, expect %d", got, tc.expectDelivery)
+			}
+		})
+	}
+}
+
+// TestRedirectedWritesAreNotDelivered: in every mode, a workspace that
+// redirects the write makes the delivery fail, and the redirect target
+// (which would answer with a success) is never asked.
+func TestRedirectedWritesAreNotDelivered(t *testing.T) {
+	modes := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"volume", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DATABRICKS_VOLUME_PATH": "/Volumes/main/cdc/landing/{key}"}},
+		{"dbfs", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "dbfs", "DBFS_PATH": "/mnt/cdc/{key}"}},
+		{"job", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "job", "DATABRICKS_JOB_ID": "42"}},
+		{"copy-into", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "copy-into", "DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.t"}},
+	}
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		for _, m := range modes {
+			t.Run(fmt.Sprintf("%s %d", m.name, status), func(t *testing.T) {
+				var mu sync.Mutex
+				var targetHits []string
+				target := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					targetHits = append(targetHits, r.Method+" "+r.URL.Path)
+					mu.Unlock()
+					_, _ = io.Copy(io.Discard, r.Body)
+					_, _ = io.WriteString(w, `{"run_id": 77, "handle": 5, "statement_id": "s-1", "status": {"state": "SUCCEEDED"}}`)
+				}))
+				defer target.Close()
+				e := newEnv(t, mustConfig(t, m.env))
+				e.ws.Inject(fakedatabricks.Fault{Status: status, Location: target.URL + "/elsewhere", Times: 100})
+				e.s3.put("cdc-bucket", "cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz", []byte("eb"), "0123456789abcdef0123456789abcdef")
+
+				_, err := e.h.Invoke(context.Background(), fixture(t, "eventbridge.json"))
+
+				lines := e.logLines(t)
+				got := struct {
+					failed   bool
+					result   string
+					location bool
+					target   int
+					objects  bool
+				}{err != nil, "", err != nil && strings.Contains(err.Error(), "redirect to "+target.URL+"/elsewhere refused"),
+					len(targetHits), strings.Contains(e.metrics.String(), `"Objects":1`)}
+				if len(lines) == 1 {
+					got.result, _ = lines[0]["result"].(string)
+				}
+				if !got.failed {
+					t.Error("invocation: got success, expect an error")
+				}
+				if got.result != "failed" {
+					t.Errorf("result: got %q, expect \"failed\"", got.result)
+				}
+				if !got.location {
+					t.Errorf("error: got %v, expect it to name the refused Location", err)
+				}
+				if got.target != 0 {
+					t.Errorf("redirect target: got %d requests %v, expect none", got.target, targetHits)
+				}
+				if got.objects {
+					t.Errorf("metrics: got an Objects count, expect none: %s", e.metrics)
+				}
+			})
+		}
 	}
 }

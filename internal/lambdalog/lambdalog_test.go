@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -45,5 +46,37 @@ func TestParseLevel(t *testing.T) {
 	}
 	if _, err := ParseLevel("loud"); err == nil {
 		t.Error("ParseLevel(loud) succeeded")
+	}
+}
+
+func TestLevelFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    slog.Level
+		wantErr string
+	}{
+		{"nothing set", nil, slog.LevelInfo, ""},
+		{"Lambda's level", map[string]string{"AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, slog.LevelDebug, ""},
+		{"LOG_LEVEL wins over Lambda's TRACE", map[string]string{"LOG_LEVEL": "WARN", "AWS_LAMBDA_LOG_LEVEL": "TRACE"}, slog.LevelWarn, ""},
+		{"FATAL", map[string]string{"LOG_LEVEL": "FATAL"}, slog.LevelError, ""},
+		{"empty LOG_LEVEL falls back", map[string]string{"LOG_LEVEL": " ", "AWS_LAMBDA_LOG_LEVEL": "ERROR"}, slog.LevelError, ""},
+		{"bad LOG_LEVEL", map[string]string{"LOG_LEVEL": "LOUD"}, slog.LevelInfo, `LOG_LEVEL: unknown log level "LOUD"`},
+		{"bad Lambda level", map[string]string{"AWS_LAMBDA_LOG_LEVEL": "verbose"}, slog.LevelInfo, `AWS_LAMBDA_LOG_LEVEL: unknown log level "verbose"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := LevelFromEnv(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			if got != tc.want {
+				t.Errorf("level: got %v, want %v", got, tc.want)
+			}
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if tc.wantErr == "" && gotErr != "" || tc.wantErr != "" && !strings.Contains(gotErr, tc.wantErr) {
+				t.Errorf("error: got %q, want %q", gotErr, tc.wantErr)
+			}
+		})
 	}
 }

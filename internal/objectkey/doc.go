@@ -6,8 +6,12 @@
 //	<prefix>/table=<table>/dt=YYYY-MM-DD/hour=HH/<stream>-<first seq>-<last seq>.jsonl.gz
 //
 // Records that could not be converted go to the same layout under
-// <prefix>/_errors/, and whole payloads that were not valid JSON to
-// <prefix>/_errors/malformed/<sha256>.json.gz. Data keys all start with
-// <prefix>/table=, which is the filter an S3 notification uses to see data
-// objects but not error objects.
+// <prefix>/_errors/. When the batch's sequence numbers cannot prove which
+// records the errors object holds, its name is instead
+// <stream>-sha256-<SHA-256 of the uncompressed content>.jsonl.gz, so that
+// only the same content ever lands on the same key. Whole payloads that
+// were not valid JSON go to <prefix>/_errors/malformed/<sha256>.json.gz.
+// Data keys all start with <prefix>/table=, which is what the forwarder's
+// EventBridge rule (package eventrule) matches to see data objects but not
+// error objects.
 package objectkey

@@ -32,11 +32,31 @@ type Batch struct {
 func Data(b Batch) string { return join(b.Prefix, b.path()) }
 
 // Errors returns the key of the object holding the batch's records that
-// could not be converted.
+// could not be converted, named by the batch's sequence numbers. Use it
+// only when those prove the object's content; otherwise ErrorsByContent.
 func Errors(b Batch) string { return join(b.Prefix, ErrorsDir+"/"+b.path()) }
 
-// DataPrefix returns the prefix shared by every data key, for S3
-// notification filters.
+// ContentMarker stands where the first sequence number would be in the
+// name of an errors object named by its content. Sequence numbers are
+// digits, so the two forms cannot be confused.
+const ContentMarker = "sha256"
+
+// ErrorsByContent returns the key of an errors object named by sum, the
+// SHA-256 of its uncompressed content, for batches whose sequence numbers
+// cannot prove what the object holds:
+//
+//	<prefix>/_errors/table=<table>/dt=…/hour=…/<stream>-sha256-<64 hex>.jsonl.gz
+//
+// A retry of the same records lands on the same key and different records
+// on a different key, so a 412 on this key always means "same content".
+// b's sequence numbers are ignored.
+func ErrorsByContent(b Batch, sum [sha256.Size]byte) string {
+	b.FirstSequence, b.LastSequence = ContentMarker, hex.EncodeToString(sum[:])
+	return join(b.Prefix, ErrorsDir+"/"+b.path())
+}
+
+// DataPrefix returns the prefix shared by every data key and no error key,
+// for the forwarder's EventBridge rule and KEY_PREFIX.
 func DataPrefix(prefix string) string { return join(prefix, "table=") }
 
 // Malformed returns the key for a payload that is not a valid event, named
@@ -102,15 +122,20 @@ type Parts struct {
 	// Date is YYYY-MM-DD and Hour is HH, from the batch's first record.
 	Date, Hour string
 	Stream     string
-	// FirstSequence and LastSequence bound the batch.
+	// FirstSequence and LastSequence bound the batch; both are empty for
+	// a key named by its content.
 	FirstSequence, LastSequence string
+	// SHA256 is the hex SHA-256 of the uncompressed content of an errors
+	// object named by ErrorsByContent; empty otherwise.
+	SHA256 string
 	// Name is the last path segment, such as 2026...-1-9.jsonl.gz.
 	Name string
 	// Errors is set for keys under _errors/.
 	Errors bool
 }
 
-// Parse splits a key made by Data or Errors.
+// Parse splits a key made by Data, Errors or ErrorsByContent, so that
+// consumers (the forwarder's destination templates) can use its parts.
 func Parse(key string) (Parts, error) {
 	var p Parts
 	segs := strings.Split(key, "/")
@@ -143,6 +168,29 @@ func Parse(key string) (Parts, error) {
 	}
 	p.Prefix = strings.Join(prefix, "/")
 	p.Table, p.Date, p.Hour, p.Name = table, date, hour, name
-	p.Stream, p.FirstSequence, p.LastSequence = fields[0], fields[1], fields[2]
+	p.Stream = fields[0]
+	if fields[1] != ContentMarker {
+		p.FirstSequence, p.LastSequence = fields[1], fields[2]
+		return p, nil
+	}
+	if !p.Errors {
+		return Parts{}, fmt.Errorf("key %q: only errors keys are named by %s", key, ContentMarker)
+	}
+	if !isSHA256(fields[2]) {
+		return Parts{}, fmt.Errorf("key %q: %q is not a hex SHA-256", key, fields[2])
+	}
+	p.SHA256 = fields[2]
 	return p, nil
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }

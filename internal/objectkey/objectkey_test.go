@@ -1,6 +1,7 @@
 package objectkey
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ func TestKeys(t *testing.T) {
 		{"no prefix", Data(Batch{Table: "T", Stream: "s", FirstSequence: "1", LastSequence: "1"}), "table=T/dt=0001-01-01/hour=00/s-1-1.jsonl.gz"},
 		{"data prefix", DataPrefix("cdc"), "cdc/table="},
 		{"malformed", Malformed("cdc", []byte("x")), "cdc/_errors/malformed/2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881.json.gz"},
+		{"errors by content", ErrorsByContent(batch, sha256.Sum256([]byte("x"))),
+			"cdc/prod/_errors/table=Orders/dt=2026-11-22/hour=06/20261101T000000000-sha256-2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881.jsonl.gz"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,27 +37,62 @@ func TestKeys(t *testing.T) {
 }
 
 func TestParseRoundTrip(t *testing.T) {
-	for _, key := range []string{Data(batch), Errors(batch)} {
-		p, err := Parse(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := Parts{Prefix: "cdc/prod", Table: "Orders", Date: "2026-11-22", Hour: "06", Stream: "20261101T000000000",
-			FirstSequence: "100", LastSequence: "900", Name: "20261101T000000000-100-900.jsonl.gz", Errors: strings.Contains(key, "_errors")}
-		if p != want {
-			t.Errorf("Parse(%q) = %+v\nwant %+v", key, p, want)
-		}
+	const sum = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+	unknown := Batch{Table: "unknown", Stream: "unknown"}
+	tests := []struct {
+		name string
+		key  string
+		want Parts
+	}{
+		{"data", Data(batch), Parts{Prefix: "cdc/prod", Table: "Orders", Date: "2026-11-22", Hour: "06", Stream: "20261101T000000000",
+			FirstSequence: "100", LastSequence: "900", Name: "20261101T000000000-100-900.jsonl.gz"}},
+		{"errors", Errors(batch), Parts{Prefix: "cdc/prod", Table: "Orders", Date: "2026-11-22", Hour: "06", Stream: "20261101T000000000",
+			FirstSequence: "100", LastSequence: "900", Name: "20261101T000000000-100-900.jsonl.gz", Errors: true}},
+		{"errors by content", ErrorsByContent(batch, sha256.Sum256([]byte("x"))), Parts{Prefix: "cdc/prod", Table: "Orders",
+			Date: "2026-11-22", Hour: "06", Stream: "20261101T000000000", SHA256: sum,
+			Name: "20261101T000000000-sha256-" + sum + ".jsonl.gz", Errors: true}},
+		{"errors by content, nothing known", ErrorsByContent(unknown, sha256.Sum256([]byte("x"))), Parts{Table: "unknown",
+			Date: "0001-01-01", Hour: "00", Stream: "unknown", SHA256: sum, Name: "unknown-sha256-" + sum + ".jsonl.gz", Errors: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse(tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []struct{ name, got, want string }{
+				{"Prefix", got.Prefix, tc.want.Prefix},
+				{"Table", got.Table, tc.want.Table},
+				{"Date", got.Date, tc.want.Date},
+				{"Hour", got.Hour, tc.want.Hour},
+				{"Stream", got.Stream, tc.want.Stream},
+				{"FirstSequence", got.FirstSequence, tc.want.FirstSequence},
+				{"LastSequence", got.LastSequence, tc.want.LastSequence},
+				{"SHA256", got.SHA256, tc.want.SHA256},
+				{"Name", got.Name, tc.want.Name},
+			} {
+				if f.got != f.want {
+					t.Errorf("Parse(%q).%s: got %q, want %q", tc.key, f.name, f.got, f.want)
+				}
+			}
+			if got.Errors != tc.want.Errors {
+				t.Errorf("Parse(%q).Errors: got %v, want %v", tc.key, got.Errors, tc.want.Errors)
+			}
+		})
 	}
 }
 
 func TestParseRejects(t *testing.T) {
 	for name, key := range map[string]string{
-		"short":     "a/b",
-		"no table":  "cdc/x=1/dt=2026-01-01/hour=01/s-1-2.jsonl.gz",
-		"bad date":  "table=T/dt=2026-13-01/hour=01/s-1-2.jsonl.gz",
-		"bad hour":  "table=T/dt=2026-01-01/hour=24/s-1-2.jsonl.gz",
-		"bad name":  "table=T/dt=2026-01-01/hour=01/s-1.jsonl.gz",
-		"no suffix": "table=T/dt=2026-01-01/hour=01/s-1-2.json",
+		"short":                     "a/b",
+		"no table":                  "cdc/x=1/dt=2026-01-01/hour=01/s-1-2.jsonl.gz",
+		"bad date":                  "table=T/dt=2026-13-01/hour=01/s-1-2.jsonl.gz",
+		"bad hour":                  "table=T/dt=2026-01-01/hour=24/s-1-2.jsonl.gz",
+		"bad name":                  "table=T/dt=2026-01-01/hour=01/s-1.jsonl.gz",
+		"no suffix":                 "table=T/dt=2026-01-01/hour=01/s-1-2.json",
+		"data key named by content": "table=T/dt=2026-01-01/hour=01/s-sha256-" + strings.Repeat("ab", 32) + ".jsonl.gz",
+		"short sum":                 "_errors/table=T/dt=2026-01-01/hour=01/s-sha256-abc.jsonl.gz",
+		"upper-case sum":            "_errors/table=T/dt=2026-01-01/hour=01/s-sha256-" + strings.Repeat("AB", 32) + ".jsonl.gz",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Parse(key); err == nil || !strings.Contains(err.Error(), key) {

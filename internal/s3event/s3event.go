@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,7 +19,8 @@ const (
 	Notification Source = iota
 	// SQS is a batch of SQS messages, each carrying a notification.
 	SQS
-	// EventBridge is an EventBridge "Object Created" event.
+	// EventBridge is an EventBridge event from aws.s3: "Object Created",
+	// or another type that is counted in Ignored.
 	EventBridge
 )
 
@@ -52,9 +54,14 @@ type BadMessage struct {
 type Event struct {
 	Source  Source
 	Objects []Object
-	// TestEvents and Ignored count s3:TestEvent messages and records for
-	// other event types (such as ObjectRemoved).
+	// TestEvents and Ignored count s3:TestEvent messages and records or
+	// EventBridge events of other types (such as ObjectRemoved or "Object
+	// Deleted"), which announce no new object.
 	TestEvents, Ignored int
+	// DetailType is the detail-type of an EventBridge event ("Object
+	// Created", "Object Deleted", ...), so that an ignored one can be
+	// logged by name.
+	DetailType string
 	// Bad lists SQS messages that could not be read; the rest of the batch
 	// is still delivered.
 	Bad []BadMessage
@@ -68,7 +75,9 @@ func Parse(payload []byte) (Event, error) {
 		Source     string            `json:"source"`
 		Detail     json.RawMessage   `json:"detail"`
 		Event      string            `json:"Event"`
-		Time       time.Time         `json:"time"`
+		// Time is read after the shape is known, so that a bad value is
+		// reported as such rather than as a payload that is not JSON.
+		Time json.RawMessage `json:"time"`
 	}
 	if err := json.Unmarshal(payload, &probe); err != nil {
 		return Event{}, fmt.Errorf("event is not a JSON object: %w", err)
@@ -77,18 +86,55 @@ func Parse(payload []byte) (Event, error) {
 	case probe.Event == "s3:TestEvent":
 		return Event{TestEvents: 1}, nil
 	case probe.DetailType != "":
-		if probe.Source != "aws.s3" || probe.DetailType != "Object Created" {
-			return Event{}, fmt.Errorf("EventBridge event %q from %q is not an S3 Object Created event", probe.DetailType, probe.Source)
+		if probe.Source != "aws.s3" {
+			return Event{}, fmt.Errorf("EventBridge event %q from %q is not an S3 event (source aws.s3)", probe.DetailType, probe.Source)
 		}
-		o, err := eventBridgeObject(probe.Detail, probe.Time)
+		t, err := eventTime(probe.Time)
 		if err != nil {
 			return Event{}, err
 		}
-		return Event{Source: EventBridge, Objects: []Object{o}}, nil
+		ev := Event{Source: EventBridge, DetailType: probe.DetailType}
+		// With EventBridge on, S3 sends every event type to the bus
+		// ("Object Deleted", "Object Restore Completed", ...; see "Using
+		// EventBridge" in the S3 user guide,
+		// https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html).
+		// Only "Object Created" announces an object to deliver; the others
+		// are counted, not failed, so that a broad rule causes no retries.
+		if probe.DetailType != "Object Created" {
+			ev.Ignored = 1
+			return ev, nil
+		}
+		o, err := eventBridgeObject(probe.Detail, t)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.Objects = []Object{o}
+		return ev, nil
 	case probe.Records != nil:
 		return records(probe.Records)
 	}
 	return Event{}, errors.New("event has neither Records nor an EventBridge detail-type")
+}
+
+// eventTime reads an EventBridge event's time, which is an RFC 3339
+// timestamp ("Time", https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html);
+// an absent time is left zero. The message shows the value: it is never a
+// secret, and it is what the reader needs to see.
+func eventTime(raw json.RawMessage) (time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t, nil
+		}
+	}
+	shown := string(raw)
+	if len(shown) > 64 {
+		shown = shown[:64] + "..."
+	}
+	return time.Time{}, fmt.Errorf("EventBridge event time %s is not an RFC 3339 timestamp", shown)
 }
 
 func eventBridgeObject(detail json.RawMessage, t time.Time) (Object, error) {
@@ -112,9 +158,25 @@ func eventBridgeObject(detail json.RawMessage, t time.Time) (Object, error) {
 		return Object{}, errors.New("EventBridge detail lacks bucket.name or object.key")
 	}
 	return Object{
-		Bucket: d.Bucket.Name, Key: d.Object.Key, Size: d.Object.Size, ETag: d.Object.ETag,
+		Bucket: d.Bucket.Name, Key: eventBridgeKey(d.Object.Key), Size: d.Object.Size, ETag: d.Object.ETag,
 		VersionID: d.Object.VersionID, Sequencer: d.Object.Sequencer, EventName: "ObjectCreated:" + d.Reason, EventTime: t,
 	}, nil
+}
+
+// eventBridgeKey reads detail.object.key. AWS documents no URL encoding
+// for EventBridge keys (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html),
+// unlike notification keys, but libraries disagree (Powertools decodes
+// them), so a key holding a valid %-escape is decoded as a notification
+// key would be. The pipeline's own keys never hold '%' or '+' (prefixes,
+// table names and labels exclude them), so both readings agree on them.
+func eventBridgeKey(key string) string {
+	if !strings.Contains(key, "%") {
+		return key
+	}
+	if decoded, err := url.QueryUnescape(key); err == nil {
+		return decoded
+	}
+	return key
 }
 
 func records(raw []json.RawMessage) (Event, error) {

@@ -74,7 +74,7 @@ func TestMalformed(t *testing.T) {
 	for name, tc := range map[string]struct{ payload, want string }{
 		"not json":           {`{`, "not a JSON object"},
 		"empty object":       {`{}`, "neither Records nor"},
-		"other eventbridge":  {`{"detail-type":"Object Deleted","source":"aws.s3","detail":{}}`, `"Object Deleted"`},
+		"other source":       {`{"detail-type":"Object Created","source":"aws.ec2","detail":{}}`, `"aws.ec2"`},
 		"eventbridge no key": {`{"detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"b"},"object":{}}}`, "lacks"},
 		"unknown source":     {`{"Records":[{"eventSource":"aws:kinesis"}]}`, `"aws:kinesis"`},
 		"bad key encoding":   {`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"a%zz"}}}]}`, "invalid URL escape"},
@@ -86,5 +86,89 @@ func TestMalformed(t *testing.T) {
 				t.Errorf("err = %v; want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestEventBridgeOtherDetailTypesAreIgnored uses the "Object Deleted"
+// event exactly as the S3 user guide shows it ("EventBridge event message
+// structure").
+func TestEventBridgeOtherDetailTypesAreIgnored(t *testing.T) {
+	tests := []struct {
+		name          string
+		payload       []byte
+		expectIgnored int
+		expectObjects int
+		expectSource  Source
+		expectDetail  string
+	}{
+		{"object deleted", load(t, "eventbridge_object_deleted.json"), 1, 0, EventBridge, "Object Deleted"},
+		{"restore completed", []byte(`{"detail-type":"Object Restore Completed","source":"aws.s3","time":"2026-11-22T17:04:06Z","detail":{}}`), 1, 0, EventBridge, "Object Restore Completed"},
+		{"object created", load(t, "eventbridge.json"), 0, 1, EventBridge, "Object Created"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Parse(tc.payload)
+			if err != nil {
+				t.Fatalf("err: got %v, expect none", err)
+			}
+			if ev.Ignored != tc.expectIgnored {
+				t.Errorf("Ignored: got %d, expect %d", ev.Ignored, tc.expectIgnored)
+			}
+			if len(ev.Objects) != tc.expectObjects {
+				t.Errorf("objects: got %d, expect %d", len(ev.Objects), tc.expectObjects)
+			}
+			if ev.Source != tc.expectSource {
+				t.Errorf("Source: got %v, expect %v", ev.Source, tc.expectSource)
+			}
+			if ev.DetailType != tc.expectDetail {
+				t.Errorf("DetailType: got %q, expect %q", ev.DetailType, tc.expectDetail)
+			}
+		})
+	}
+}
+
+func TestEventBridgeBadTime(t *testing.T) {
+	tests := []struct {
+		name, time, expect string
+	}{
+		{"words", `"yesterday"`, `EventBridge event time "yesterday" is not an RFC 3339 timestamp`},
+		{"no zone", `"2026-11-22T17:04:06"`, `EventBridge event time "2026-11-22T17:04:06" is not an RFC 3339 timestamp`},
+		{"number", `1763831046`, `EventBridge event time 1763831046 is not an RFC 3339 timestamp`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := strings.Replace(string(load(t, "eventbridge.json")), `"2026-11-22T17:04:06Z"`, tc.time, 1)
+			_, err := Parse([]byte(payload))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.expect {
+				t.Errorf("err: got %q, expect %q", got, tc.expect)
+			}
+		})
+	}
+}
+
+// TestEventBridgeKeysEitherEncoding: whether EventBridge URL-encodes keys
+// is undocumented, so both forms of a pipeline key read the same.
+func TestEventBridgeKeysEitherEncoding(t *testing.T) {
+	const want = "cdc/table=Orders/dt=2026-11-23/hour=04/x-1-2.jsonl.gz"
+	for name, key := range map[string]string{
+		"raw":     want,
+		"encoded": "cdc/table%3DOrders/dt%3D2026-11-23/hour%3D04/x-1-2.jsonl.gz",
+	} {
+		ev, err := Parse([]byte(`{"version":"0","detail-type":"Object Created","source":"aws.s3","time":"2021-11-12T00:00:00Z",
+"detail":{"bucket":{"name":"b"},"object":{"key":"` + key + `","size":5,"etag":"e","sequencer":"1"},"reason":"PutObject"}}`))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := ev.Objects[0].Key; got != want {
+			t.Errorf("%s: key = %q, want %q", name, got, want)
+		}
+	}
+	// A lone '%' that is no escape is left as it is.
+	if got := eventBridgeKey("a%zz"); got != "a%zz" {
+		t.Errorf("eventBridgeKey(a%%zz) = %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,8 +60,8 @@ func Parse(s string) (Credentials, error) {
 	var problems []string
 	if c.Host == "" {
 		problems = append(problems, `field "host" is missing or empty`)
-	} else if u, err := url.Parse(c.Host); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		problems = append(problems, `field "host" must be a workspace URL such as https://adb-123.4.azuredatabricks.net (https, no path)`)
+	} else if what := hostProblem(c.Host); what != "" {
+		problems = append(problems, what+"; want a workspace URL such as https://adb-123.4.azuredatabricks.net")
 	}
 	c.Host = strings.TrimSuffix(c.Host, "/")
 	switch {
@@ -77,6 +78,73 @@ func Parse(s string) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("invalid Databricks secret: %s", strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// hostProblem says what is wrong with a workspace URL, or "" when it is
+// https://<host>[:port] with at most a trailing "/". The client appends API
+// paths to it and sends the token there, so a query, fragment, path or
+// user name would silently change where (or as whom) requests go. The
+// message never repeats the value: a mistyped secret may hold a token in
+// the host field.
+func hostProblem(host string) string {
+	rest, ok := strings.CutPrefix(host, "https://")
+	if !ok {
+		return `field "host" must start with https://`
+	}
+	// url.Parse keeps no trace of an empty "#" and rejects some ports with
+	// a message quoting the whole value, so these are checked on the text.
+	if strings.Contains(rest, "#") {
+		return `field "host" must not have a fragment ("#...")`
+	}
+	if strings.Contains(rest, "?") {
+		return `field "host" must not have a query ("?...")`
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	if strings.Contains(authority, "@") {
+		return `field "host" must not have a user name or password`
+	}
+	if path != "" {
+		return `field "host" must not have a path (only https://<workspace host>)`
+	}
+	if what := portProblem(authority); what != "" {
+		return what
+	}
+	u, err := url.Parse(host)
+	if err != nil {
+		return `field "host" is not a valid URL`
+	}
+	if u.Hostname() == "" {
+		return `field "host" has no host name`
+	}
+	return ""
+}
+
+// portProblem checks the port of host[:port] or [ipv6][:port].
+func portProblem(authority string) string {
+	after := authority
+	if strings.HasPrefix(authority, "[") {
+		end := strings.IndexByte(authority, ']')
+		if end < 0 {
+			return `field "host" has an IPv6 address without ']'`
+		}
+		after = authority[end+1:]
+	}
+	i := strings.LastIndexByte(after, ':')
+	if i < 0 {
+		return ""
+	}
+	port := after[i+1:]
+	if port == "" {
+		return `field "host" has an empty port after ':'`
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || strings.ContainsAny(port, "+-") {
+		return `field "host" has a port that is not a number`
+	}
+	if n < 1 || n > 65535 {
+		return `field "host" has a port outside 1-65535`
+	}
+	return ""
 }
 
 // Getter is the one Secrets Manager call the cache makes.

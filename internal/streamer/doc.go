@@ -5,7 +5,10 @@
 // Guarantees:
 //   - The object key depends only on the batch, and the write is
 //     conditional (If-None-Match: *), so a retried batch neither duplicates
-//     nor rewrites an object that is already durable.
+//     nor rewrites an object that is already durable. A 412 counts as
+//     written only for keys that prove the stored content is the same:
+//     stream and sequence range, or, for an errors object whose records
+//     the sequence numbers cannot pin, the SHA-256 of its content.
 //   - A record is reported as done only after the object holding it was
 //     acknowledged by S3. On failure the response names the lowest sequence
 //     number not durably written; when that record has no usable sequence

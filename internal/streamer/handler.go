@@ -118,7 +118,6 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEv
 
 	ctx, cancel := h.writeContext(ctx)
 	defer cancel()
-	id := b.identity(h.cfg.Prefix)
 	var failed []byte // lowest sequence number not durably written
 	failedUnnamed := false
 	dataKey, errKey := "", ""
@@ -128,8 +127,9 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEv
 	var putErr error
 	objects := 0
 	if len(b.errs) > 0 {
-		errKey = objectkey.Errors(id)
-		if err := h.put(ctx, errKey, b.errOut.Bytes(), "application/x-ndjson", len(b.errs), b.errSeq); err != nil {
+		k := b.errorsKey(h.cfg.Prefix)
+		errKey = k.name
+		if err := h.put(ctx, k, b.errOut.Bytes(), "application/x-ndjson", len(b.errs), b.errSeq); err != nil {
 			putErr = err
 			failed, failedUnnamed = b.first, b.firstUnnamed // nothing of the batch is written
 		} else {
@@ -137,8 +137,9 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEv
 		}
 	}
 	if b.lines > 0 && putErr == nil {
-		dataKey = objectkey.Data(id)
-		if err := h.put(ctx, dataKey, b.out.Bytes(), h.cfg.ContentType, b.lines, b.dataSeq); err != nil {
+		k := b.dataKey(h.cfg.Prefix)
+		dataKey = k.name
+		if err := h.put(ctx, k, b.out.Bytes(), h.cfg.ContentType, b.lines, b.dataSeq); err != nil {
 			putErr = err
 			failed = b.dataFirst
 		} else {
@@ -201,9 +202,13 @@ func (h *Handler) emit(t time.Time, n int, b *batch, in, objects, failed int, la
 	}
 }
 
-// put writes one object. A 412 on a conditional write means an earlier
-// attempt of this same batch already made the object durable.
-func (h *Handler) put(ctx context.Context, key string, body []byte, contentType string, records int, seqs [2][]byte) error {
+// put writes one object. A 412 on a conditional write means an object
+// already holds the key; it counts as success only when the key proves
+// that object's content is this one (an earlier attempt of this batch made
+// it durable). Otherwise it is an error, so nothing is acknowledged that
+// was not stored.
+func (h *Handler) put(ctx context.Context, k objectKey, body []byte, contentType string, records int, seqs [2][]byte) error {
+	key := k.name
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put s3://%s/%s: no time left before the deadline: %w", h.cfg.Bucket, key, err)
 	}
@@ -235,6 +240,9 @@ func (h *Handler) put(ctx context.Context, key string, body []byte, contentType 
 	_, err := h.s3.PutObject(ctx, in)
 	var apiErr smithy.APIError
 	if h.cfg.ConditionalWrites && errors.As(err, &apiErr) && apiErr.ErrorCode() == "PreconditionFailed" {
+		if !k.provesContent {
+			return fmt.Errorf("put s3://%s/%s: the key is taken and does not prove it holds these records: %w", h.cfg.Bucket, key, err)
+		}
 		h.log.InfoContext(ctx, "object already written by an earlier attempt", "key", key)
 		return nil
 	}
@@ -247,7 +255,8 @@ func (h *Handler) put(ctx context.Context, key string, body []byte, contentType 
 // keepMalformed stores a payload that is not a valid event, whole, so that
 // nothing is lost and the shard moves on.
 func (h *Handler) keepMalformed(ctx context.Context, payload []byte, cause error, start time.Time) error {
-	key := objectkey.Malformed(h.cfg.Prefix, payload)
+	// Named by the payload's SHA-256: the key proves the content.
+	key := objectKey{name: objectkey.Malformed(h.cfg.Prefix, payload), provesContent: true}
 	var gz bytes.Buffer
 	w, err := gzip.NewWriterLevel(&gz, h.cfg.GzipLevel)
 	if err != nil {
@@ -270,10 +279,10 @@ func (h *Handler) keepMalformed(ctx context.Context, payload []byte, cause error
 		h.log.Warn("metrics not written", "error", merr)
 	}
 	if err != nil {
-		h.log.ErrorContext(ctx, "malformed event not stored; failing the invocation", "reason", reason, "key", key, "error", err)
+		h.log.ErrorContext(ctx, "malformed event not stored; failing the invocation", "reason", reason, "key", key.name, "error", err)
 		return fmt.Errorf("store malformed event (%s): %w", reason, err)
 	}
-	h.log.ErrorContext(ctx, "malformed event stored whole", "reason", reason, "key", key, "bytes", len(payload))
+	h.log.ErrorContext(ctx, "malformed event stored whole", "reason", reason, "key", key.name, "bytes", len(payload))
 	return nil
 }
 

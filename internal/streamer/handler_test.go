@@ -31,6 +31,8 @@ type fakeS3 struct {
 	mu      sync.Mutex
 	objects map[string][]byte
 	inputs  []*s3.PutObjectInput
+	// conflicts lists the keys of puts answered 412 PreconditionFailed.
+	conflicts []string
 	// fail, when set, decides the error for a put of key.
 	fail func(key string) error
 	// block makes puts wait for their context.
@@ -61,6 +63,7 @@ func (f *fakeS3) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func
 		return nil, errors.New("content length mismatch")
 	}
 	if _, ok := f.objects[key]; ok && aws.ToString(in.IfNoneMatch) == "*" {
+		f.conflicts = append(f.conflicts, key)
 		return nil, &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}
 	}
 	f.objects[key] = body
