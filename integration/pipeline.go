@@ -23,7 +23,7 @@ import (
 
 	"github.com/ddbstream/pipeline/integration/poller"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
-	"github.com/ddbstream/pipeline/internal/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 )
 

@@ -31,8 +31,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ddbstream/pipeline/internal/eventgen"
-	"github.com/ddbstream/pipeline/internal/procstat"
+	"github.com/ddbstream/pipeline/internal/testing/eventgen"
+	"github.com/ddbstream/pipeline/internal/testing/procstat"
 	"github.com/ddbstream/pipeline/internal/streamer"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ddbstream/pipeline/internal/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/secret"
 )
 

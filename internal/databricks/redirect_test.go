@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ddbstream/pipeline/internal/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/secret"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ddbstream/pipeline/internal/databricks"
-	"github.com/ddbstream/pipeline/internal/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
 	"github.com/ddbstream/pipeline/internal/secret"
 )

@@ -23,7 +23,7 @@ import (
 
 	"github.com/ddbstream/pipeline/internal/databricks"
 	"github.com/ddbstream/pipeline/internal/emf"
-	"github.com/ddbstream/pipeline/internal/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
 	"github.com/ddbstream/pipeline/internal/secret"
 )

@@ -3,7 +3,7 @@ package record
 import (
 	"testing"
 
-	"github.com/ddbstream/pipeline/internal/eventgen"
+	"github.com/ddbstream/pipeline/internal/testing/eventgen"
 )
 
 func BenchmarkConvertEvent(b *testing.B) {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ddbstream/pipeline/internal/eventgen"
+	"github.com/ddbstream/pipeline/internal/testing/eventgen"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and generated fixtures")

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ddbstream/pipeline/internal/eventgen"
+	"github.com/ddbstream/pipeline/internal/testing/eventgen"
 )
 
 // discardS3 consumes bodies without keeping them.

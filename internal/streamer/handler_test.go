@@ -22,7 +22,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/ddbstream/pipeline/internal/emf"
-	"github.com/ddbstream/pipeline/internal/eventgen"
+	"github.com/ddbstream/pipeline/internal/testing/eventgen"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
 )
 
