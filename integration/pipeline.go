@@ -24,6 +24,7 @@ import (
 	"github.com/ddbstream/pipeline/integration/poller"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
 	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/lambdabuild"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 )
 
@@ -152,9 +153,10 @@ func (p *Pipeline) logFile(name string) (*os.File, error) {
 func BuildFunctions(root, dir string) (streamer, forwarder string, err error) {
 	for _, fn := range []string{"streamer", "forwarder"} {
 		out := filepath.Join(dir, fn, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+fn)
+		// Lambda's flags, for this machine rather than arm64 Linux.
+		cmd := exec.Command("go", append(append([]string{"build"}, lambdabuild.Flags...), "-o", out, "./functions/"+fn)...)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), lambdabuild.HostEnv...)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return "", "", fmt.Errorf("build %s: %v\n%s", fn, err, b)
 		}

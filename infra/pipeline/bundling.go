@@ -5,19 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ddbstream/pipeline/internal/lambdabuild"
 )
-
-// LambdaBuildFlags are the flags of every function build, the same as
-// `make build`: static, no RPC shim, no paths, no VCS stamp, no build ID.
-var LambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
-
-// LambdaBuildEnv is the environment of every function build.
-var LambdaBuildEnv = []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}
 
 // goBundler builds one function with the local Go toolchain.
 type goBundler struct {
@@ -26,11 +22,11 @@ type goBundler struct {
 
 // TryBundle implements awscdk.ILocalBundling.
 func (b *goBundler) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
-	args := append([]string{"build"}, LambdaBuildFlags...)
+	args := append([]string{"build"}, lambdabuild.Flags...)
 	args = append(args, "-o", filepath.Join(*outputDir, "bootstrap"), "./functions/"+b.function)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = b.sourceDir
-	cmd.Env = append(os.Environ(), LambdaBuildEnv...)
+	cmd.Env = append(os.Environ(), lambdabuild.Env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		// CDK falls back to Docker when this returns false; say why first.
 		fmt.Fprintf(os.Stderr, "build %s for Lambda: %v\n%s", b.function, err, out)
@@ -49,13 +45,20 @@ func functionCode(sourceDir, function string) awslambda.Code {
 		Bundling: &awscdk.BundlingOptions{
 			Local: &goBundler{sourceDir: sourceDir, function: function},
 			// Used only where no Go toolchain is installed.
-			Image: awscdk.DockerImage_FromRegistry(jsii.String("public.ecr.aws/docker/library/golang:1.26")),
-			Environment: &map[string]*string{
-				"CGO_ENABLED": jsii.String("0"), "GOOS": jsii.String("linux"), "GOARCH": jsii.String("arm64"),
-				"GOCACHE": jsii.String("/tmp/go-cache"), "GOPATH": jsii.String("/tmp/go"),
-			},
-			Command: jsii.Strings("go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
-				"-ldflags=-s -w -buildid=", "-o", "/asset-output/bootstrap", "./functions/"+function),
+			Image:       awscdk.DockerImage_FromRegistry(jsii.String("public.ecr.aws/docker/library/golang:1.26")),
+			Environment: dockerEnv(),
+			Command:     jsii.Strings(append(append([]string{"go", "build"}, lambdabuild.Flags...), "-o", "/asset-output/bootstrap", "./functions/"+function)...),
 		},
 	})
+}
+
+// dockerEnv is lambdabuild.Env, plus writable caches, for the Docker
+// fallback.
+func dockerEnv() *map[string]*string {
+	env := map[string]*string{"GOCACHE": jsii.String("/tmp/go-cache"), "GOPATH": jsii.String("/tmp/go")}
+	for _, kv := range lambdabuild.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = jsii.String(v)
+	}
+	return &env
 }

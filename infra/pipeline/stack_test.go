@@ -539,7 +539,6 @@ func TestBadContextStopsSynthesis(t *testing.T) {
 
 // TestAssetHashIsStable builds both functions twice, in two synths with
 // separate output folders: unchanged source must give unchanged assets.
-// It also checks that the bundler builds with make build's flags.
 func TestAssetHashIsStable(t *testing.T) {
 	defer failOnPanic(t)
 	if testing.Short() {
@@ -558,17 +557,8 @@ func TestAssetHashIsStable(t *testing.T) {
 	if len(a) != 2 || !reflect.DeepEqual(a, b) || a[0] == a[1] {
 		t.Errorf("asset keys differ between identical builds:\n%v\n%v", a, b)
 	}
-	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantFlags := "LAMBDA_GOFLAGS := " + strings.Join([]string{"-tags lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags='-s -w -buildid='"}, " ")
-	if !strings.Contains(string(mk), wantFlags) || strings.Join(LambdaBuildFlags, " ") != "-tags lambda.norpc -trimpath -buildvcs=false -ldflags=-s -w -buildid=" {
-		t.Errorf("bundling flags %v differ from the Makefile's (%s)", LambdaBuildFlags, wantFlags)
-	}
-	if !strings.Contains(string(mk), "LAMBDA_GOENV   := "+strings.Join(LambdaBuildEnv, " ")) {
-		t.Errorf("bundling environment %v differs from the Makefile's", LambdaBuildEnv)
-	}
+	// The flags themselves are lambdabuild's, compared with the Makefile
+	// and scripts there.
 }
 
 // failOnPanic turns a failed CDK assertion, which panics, into a test
