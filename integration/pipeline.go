@@ -23,9 +23,9 @@ import (
 
 	"github.com/ddbstream/pipeline/integration/poller"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
-	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/lambdabuild"
 	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 )
 
 // Options configures a local pipeline.
