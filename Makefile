@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_GOENV   := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w -buildid='
 
-.PHONY: help build test vet fmt-check unit reproducible bench fuzz clean tools local
+.PHONY: help build test lint vet staticcheck fmt-check unit reproducible bench fuzz clean tools local
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,19 +22,25 @@ bin/%/bootstrap: FORCE
 	$(LAMBDA_GOENV) go build $(LAMBDA_GOFLAGS) -o $@ ./functions/$*
 FORCE:
 
-test: tools fmt-check vet unit reproducible ## everything CI runs: gofmt, go vet, go test -race (end-to-end, cfn-lint and cdk-nag included), reproducible builds
+test: tools fmt-check lint unit reproducible ## everything CI runs: gofmt, lint, go test -race (end-to-end, cfn-lint and cdk-nag included), reproducible builds
 
-fmt-check:
+fmt-check: ## fail if gofmt would rewrite a file
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would rewrite:"; echo "$$out"; exit 1; fi
 
-vet:
+lint: vet staticcheck ## go vet and staticcheck (pinned, installed by make tools)
+
+vet: ## go vet
 	go vet ./...
 
-unit:
+STATICCHECK := .local/bin/staticcheck
+staticcheck: tools ## staticcheck v0.6.1
+	$(STATICCHECK) ./...
+
+unit: ## go test -race, end-to-end tests included (they need make tools)
 	INTEGRATION_REQUIRED=1 go test -race -count=1 -timeout 20m ./...
 
-tools: ## install DynamoDB Local, versitygw and Java into .local/ (idempotent)
+tools: ## install DynamoDB Local, versitygw, staticcheck and Java into .local/ (idempotent)
 	integration/scripts/install-tools.sh
 
 STACK ?= DdbStreamPipeline
@@ -57,7 +63,7 @@ bench: ## benchmarks with their targets: streamer (one core), forwarder (1 GiB v
 fuzz: ## fuzz the record converter for a minute
 	go test -run '^$$' -fuzz FuzzConvertEvent -fuzztime 60s ./internal/record
 
-clean:
+clean: ## remove build outputs (bin/, cdk.out/)
 	rm -rf bin cdk.out
 
 CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/ddbstream/pipeline/internal/forwarder"
-	"github.com/ddbstream/pipeline/internal/lambdalog"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/streamer"
 )
@@ -342,34 +341,4 @@ func contains(list []int, v int) bool {
 
 func lookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
-// streamerEnv is the streamer's environment.
-func (p Props) streamerEnv(bucket, keyARN string) map[string]string {
-	env := map[string]string{
-		"BUCKET_NAME": bucket, "S3_PREFIX": p.Prefix, "IMAGE_FORMAT": p.ImageFormat,
-		"REPORT_BATCH_ITEM_FAILURES": "true", "METRICS_NAMESPACE": p.MetricsNamespace,
-		"DEADLINE_MARGIN": "3s", lambdalog.LevelEnv: p.LogLevel,
-	}
-	if keyARN != "" {
-		env["KMS_KEY_ID"] = keyARN
-	}
-	return env
-}
-
-// forwarderEnv is the forwarder's environment.
-func (p Props) forwarderEnv(secretID string) map[string]string {
-	env := map[string]string{
-		"DATABRICKS_SECRET_ID": secretID, "DELIVERY_MODE": p.DeliveryMode, "METRICS_NAMESPACE": p.MetricsNamespace,
-		"KEY_PREFIX": objectkey.DataPrefix(p.Prefix), "KEY_SUFFIX": objectkey.Suffix, lambdalog.LevelEnv: p.LogLevel,
-	}
-	for k, v := range map[string]string{
-		"DATABRICKS_VOLUME_PATH": p.DatabricksVolumePath, "DATABRICKS_JOB_ID": p.DatabricksJobID,
-		"DATABRICKS_WAREHOUSE_ID": p.DatabricksWarehouseID, "DATABRICKS_TABLE": p.DatabricksTable, "DBFS_PATH": p.DBFSPath,
-	} {
-		if v != "" {
-			env[k] = v
-		}
-	}
-	return env
 }

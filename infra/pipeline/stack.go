@@ -29,8 +29,13 @@ type StackProps struct {
 	Pipeline Props
 }
 
-// NewPipelineStack returns the stack holding one pipeline.
+// NewPipelineStack returns the stack holding one pipeline. Nil props are
+// the defaults, which lack a Databricks secret: synthesis then stops with
+// an error naming it.
 func NewPipelineStack(scope constructs.Construct, id string, props *StackProps) awscdk.Stack {
+	if props == nil {
+		props = &StackProps{Pipeline: DefaultProps()}
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	NewPipeline(stack, "Pipeline", &props.Pipeline)
 	return stack
@@ -44,9 +49,21 @@ type Pipeline struct {
 	Forwarder awslambda.Function
 }
 
-// NewPipeline builds every resource of the pipeline under scope.
+// NewPipeline builds every resource of the pipeline under scope. Props that
+// do not validate (nil is DefaultProps) add an error to the construct, so
+// synthesis stops with a message naming each bad value; an app embedding
+// the construct gets the same checks as PropsFromContext.
 func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
+	if p == nil {
+		d := DefaultProps()
+		p = &d
+	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
+	if err := p.Validate(); err != nil {
+		// Nothing is built from bad props: synthesis stops on the error.
+		awscdk.Annotations_Of(c).AddError(jsii.String(err.Error()))
+		return &Pipeline{Construct: c}
+	}
 	stack := awscdk.Stack_Of(c)
 	res := iam.Resources{
 		Partition: *awscdk.Aws_PARTITION(), Region: *awscdk.Aws_REGION(), Account: *awscdk.Aws_ACCOUNT_ID(),
@@ -255,65 +272,6 @@ func logGroup(scope constructs.Construct, id string, p *Props) awslogs.LogGroup 
 	lg := awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{RemovalPolicy: awscdk.RemovalPolicy_RETAIN})
 	lg.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(jsii.Number(p.LogRetentionDays))
 	return lg
-}
-
-type functionSettings struct {
-	name, description string
-	statements        []iam.Statement
-	logs              awslogs.LogGroup
-	memory, timeout   int
-	env               map[string]string
-}
-
-func newFunction(scope constructs.Construct, id string, p *Props, s functionSettings) awslambda.Function {
-	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
-		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description:    jsii.String("Least-privilege role of the " + s.name + " function"),
-		InlinePolicies: &map[string]awsiam.PolicyDocument{s.name: policyDocument(s.statements)},
-	})
-	env := map[string]*string{}
-	for k, v := range s.env {
-		env[k] = jsii.String(v)
-	}
-	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
-		Description:   jsii.String(s.description),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          functionCode(p.SourceDir, s.name),
-		Role:          role,
-		MemorySize:    jsii.Number(s.memory),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(s.timeout)),
-		Environment:   &env,
-		LogGroup:      s.logs,
-		LoggingFormat: awslambda.LoggingFormat_JSON,
-		// Lambda's filter passes everything; the function filters at
-		// LOG_LEVEL itself. Lambda counts a line without a level, such as
-		// an EMF metrics line, as INFO, so a WARN filter here would drop
-		// every metric (lambdalog.LevelEnv has the reference).
-		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_TRACE,
-		SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
-	})
-}
-
-// policyDocument turns iam statements into a CDK policy document.
-func policyDocument(statements []iam.Statement) awsiam.PolicyDocument {
-	var out []awsiam.PolicyStatement
-	for _, s := range statements {
-		props := &awsiam.PolicyStatementProps{
-			Sid: jsii.String(s.Sid), Effect: awsiam.Effect_ALLOW,
-			Actions: jsii.Strings(s.Actions...), Resources: jsii.Strings(s.Resources...),
-		}
-		if s.Conditions != nil {
-			cond := map[string]any{}
-			for k, v := range s.Conditions {
-				cond[k] = v
-			}
-			props.Conditions = &cond
-		}
-		out = append(out, awsiam.NewPolicyStatement(props))
-	}
-	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &out})
 }
 
 // Trigger retry settings: EventBridge retries a delivery to Lambda it

@@ -2,8 +2,8 @@
 # Installs what the local pipeline and the end-to-end tests need into
 # .local/ of the repository: DynamoDB Local (AWS's own emulator, shipped in
 # the npm package amplify-dynamodb-simulator), versitygw (an S3 server that
-# checks SigV4 and sends event notifications), and Java to run DynamoDB
-# Local. Idempotent: what is there is kept.
+# checks SigV4 and sends event notifications), Java to run DynamoDB Local,
+# and staticcheck for make lint. Idempotent: what is there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD/.local
@@ -11,6 +11,7 @@ mkdir -p "$root/bin"
 
 DDB_LOCAL_NPM=amplify-dynamodb-simulator@2.9.30
 VERSITYGW=github.com/versity/versitygw/cmd/versitygw@v1.2.0
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 if ! command -v java >/dev/null 2>&1; then
   echo "tools: installing Java (default-jre-headless)"
@@ -34,4 +35,9 @@ if [ ! -x "$root/bin/versitygw" ]; then
   GOBIN="$root/bin" go install "$VERSITYGW"
 fi
 
-echo "tools: ready in .local/ (java $(java -version 2>&1 | head -n1 | cut -d'"' -f2), DynamoDB Local, versitygw)"
+if [ ! -x "$root/bin/staticcheck" ] || ! "$root/bin/staticcheck" -version 2>/dev/null | grep -q "(v0.6.1)"; then
+  echo "tools: building staticcheck ($STATICCHECK)"
+  GOBIN="$root/bin" go install "$STATICCHECK"
+fi
+
+echo "tools: ready in .local/ (java $(java -version 2>&1 | head -n1 | cut -d'"' -f2), DynamoDB Local, versitygw, staticcheck)"
