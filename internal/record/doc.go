@@ -9,3 +9,13 @@
 // cannot be converted (unknown attribute type, missing field) is reported
 // per record as a *ConversionError so the rest of the batch still flows.
 package record
+
+// Where things are, one concern per file:
+//
+//   - convert.go: the Converter, its options and the Record it hands over
+//   - walk.go: walking the event, its Records and each record's envelope
+//   - attribute.go: attribute values in the plain and dynamodb image formats
+//   - line.go: the output line, its field names and their order
+//   - arn.go, time.go: eventSourceARN and ApproximateCreationDateTime
+//   - errors.go: the error types
+//   - scan.go: JSON scanning and validation

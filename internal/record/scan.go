@@ -2,7 +2,6 @@ package record
 
 import (
 	"encoding/binary"
-	"fmt"
 	"unicode/utf8"
 )
 
@@ -10,20 +9,6 @@ import (
 // DynamoDB allows 32 levels of nested attributes, which is 64 JSON levels
 // plus the event envelope.
 const maxDepth = 200
-
-// SyntaxError reports a payload that is not valid JSON.
-type SyntaxError struct {
-	Offset int
-	Msg    string
-}
-
-func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
-}
-
-func syntaxErr(off int, format string, args ...any) error {
-	return &SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...)}
-}
 
 // strPlain marks bytes that may appear unescaped in a JSON string and need no
 // further checks: printable ASCII other than the quote and the backslash.
@@ -301,6 +286,38 @@ func members(b []byte, i, depth int, fn func(key []byte, v int) (int, error)) (i
 			return i + 1, nil
 		default:
 			return 0, syntaxErr(i, "expected ',' or '}'")
+		}
+	}
+}
+
+// elements iterates the array starting at b[i] == '['.
+func elements(b []byte, i, depth int, fn func(v int) (int, error)) (int, error) {
+	if depth >= maxDepth {
+		return 0, syntaxErr(i, "nesting deeper than %d levels", maxDepth)
+	}
+	var err error
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) {
+			return 0, syntaxErr(i, "unexpected end of input")
+		}
+		if i, err = fn(i); err != nil {
+			return 0, err
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return 0, syntaxErr(i, "unexpected end of input")
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return 0, syntaxErr(i, "expected ',' or ']'")
 		}
 	}
 }

@@ -1,0 +1,283 @@
+package record
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// ConvertEvent walks a Lambda DynamoDB Streams event payload and calls fn for
+// every record, in order, validating the whole payload as it goes. It
+// returns the number of records seen. A payload that is not valid JSON, or
+// has no Records array, returns a *SyntaxError, possibly after fn has seen
+// the records before the fault: a caller must treat the batch as a whole
+// and discard what it gathered. fn's own error stops the walk and is
+// returned as is.
+func (c *Converter) ConvertEvent(payload []byte, fn func(*Record) error) (int, error) {
+	i := skipWS(payload, 0)
+	if i >= len(payload) || payload[i] != '{' {
+		return 0, syntaxErr(i, "event must be a JSON object")
+	}
+	n := 0
+	found := false
+	end, err := members(payload, i, 0, func(key []byte, v int) (int, error) {
+		if string(key) != "Records" {
+			return skipValue(payload, v, 1)
+		}
+		if payload[v] != '[' {
+			return 0, syntaxErr(v, "Records must be an array")
+		}
+		found = true
+		return elements(payload, v, 1, func(r int) (int, error) {
+			end, err := c.record(payload, r)
+			if err != nil {
+				return 0, err
+			}
+			c.rec.Index = n
+			c.rec.Raw = payload[r:end]
+			n++
+			if err := fn(&c.rec); err != nil {
+				return 0, &callbackError{err}
+			}
+			return end, nil
+		})
+	})
+	if ce, ok := err.(*callbackError); ok {
+		return n, ce.err
+	}
+	if err != nil {
+		return n, err
+	}
+	if j := skipWS(payload, end); j != len(payload) {
+		return n, syntaxErr(j, "data after the event object")
+	}
+	if !found {
+		return 0, syntaxErr(i, "event has no Records array")
+	}
+	return n, nil
+}
+
+// envelope holds the raw pieces of one record found while walking it. They
+// are checked only once the whole record has been seen (finish), because a
+// record's members may come in any order.
+type envelope struct {
+	eventID   []byte // whole string token, quotes included
+	eventName []byte
+	arn       []byte
+	seq       []byte
+	size      []byte
+	created   []byte
+	viewType  []byte // whole string token
+	uiType    []byte
+	uiPrinc   []byte
+	hasKeys   bool
+	hasNew    bool
+	hasOld    bool
+	err       *ConversionError
+}
+
+// record walks one record, filling c.rec, and returns its end.
+func (c *Converter) record(b []byte, i int) (int, error) {
+	c.f = envelope{}
+	c.rec = Record{}
+	f := &c.f
+	if b[i] != '{' {
+		end, err := skipValue(b, i, 2)
+		c.rec.Err = convErr("record must be a JSON object")
+		return end, err
+	}
+	end, err := members(b, i, 2, func(key []byte, v int) (int, error) {
+		switch string(key) {
+		case "eventID":
+			return c.stringField(b, v, "eventID", &f.eventID, true)
+		case "eventName":
+			return c.stringField(b, v, "eventName", &f.eventName, false)
+		case "eventSourceARN":
+			return c.stringField(b, v, "eventSourceARN", &f.arn, false)
+		case "userIdentity":
+			if b[v] != '{' {
+				return skipValue(b, v, 3)
+			}
+			return members(b, v, 3, func(key []byte, v int) (int, error) {
+				switch string(key) {
+				case "type":
+					return c.stringField(b, v, "userIdentity.type", &f.uiType, false)
+				case "principalId":
+					return c.stringField(b, v, "userIdentity.principalId", &f.uiPrinc, false)
+				}
+				return skipValue(b, v, 4)
+			})
+		case "dynamodb":
+			if b[v] != '{' {
+				c.fail(convErr("dynamodb must be an object"))
+				return skipValue(b, v, 3)
+			}
+			return members(b, v, 3, c.streamRecordMember(b))
+		}
+		return skipValue(b, v, 3)
+	})
+	if err != nil {
+		return 0, err
+	}
+	c.finish()
+	return end, nil
+}
+
+// streamRecordMember returns the members callback for the record's dynamodb
+// object, the stream record proper: keys, images and their metadata.
+func (c *Converter) streamRecordMember(b []byte) func(key []byte, v int) (int, error) {
+	f := &c.f
+	return func(key []byte, v int) (int, error) {
+		switch string(key) {
+		case "Keys":
+			f.hasKeys = true
+			return c.imageField(b, v, "dynamodb.Keys", &c.keys)
+		case "NewImage":
+			f.hasNew = true
+			return c.imageField(b, v, "dynamodb.NewImage", &c.newImage)
+		case "OldImage":
+			f.hasOld = true
+			return c.imageField(b, v, "dynamodb.OldImage", &c.oldImg)
+		case "SequenceNumber":
+			return c.stringField(b, v, "dynamodb.SequenceNumber", &f.seq, false)
+		case "StreamViewType":
+			return c.stringField(b, v, "dynamodb.StreamViewType", &f.viewType, true)
+		case "SizeBytes":
+			return c.numberField(b, v, "dynamodb.SizeBytes", &f.size)
+		case "ApproximateCreationDateTime":
+			return c.numberField(b, v, "dynamodb.ApproximateCreationDateTime", &f.created)
+		}
+		return skipValue(b, v, 4)
+	}
+}
+
+// fail records the first conversion error of the record.
+func (c *Converter) fail(err *ConversionError) {
+	if c.f.err == nil {
+		c.f.err = err
+	}
+}
+
+// stringField stores a string value: the whole token when whole is set,
+// otherwise its content, which must be free of escapes so that it can be
+// compared and copied as is.
+func (c *Converter) stringField(b []byte, v int, name string, dst *[]byte, whole bool) (int, error) {
+	if b[v] != '"' {
+		c.fail(&ConversionError{Path: name, Reason: "must be a string"})
+		return skipValue(b, v, 4)
+	}
+	end, err := scanString(b, v)
+	if err != nil {
+		return 0, err
+	}
+	if whole {
+		*dst = b[v:end]
+		return end, nil
+	}
+	s := b[v+1 : end-1]
+	if bytes.IndexByte(s, '\\') >= 0 {
+		c.fail(&ConversionError{Path: name, Reason: "must not contain escape sequences"})
+		return end, nil
+	}
+	*dst = s
+	return end, nil
+}
+
+// numberField stores a JSON number token as is; finish checks its meaning.
+func (c *Converter) numberField(b []byte, v int, name string, dst *[]byte) (int, error) {
+	c0 := b[v]
+	if c0 != '-' && !isDigit(c0) {
+		c.fail(&ConversionError{Path: name, Reason: "must be a number"})
+		return skipValue(b, v, 4)
+	}
+	end, err := scanNumber(b, v)
+	if err != nil {
+		return 0, err
+	}
+	*dst = b[v:end]
+	return end, nil
+}
+
+// imageField converts an attribute map into *dst. On a conversion error it
+// still finds the end of the value so the walk can go on.
+func (c *Converter) imageField(b []byte, v int, name string, dst *[]byte) (int, error) {
+	out, end, err := c.attrMap(b, v, 4, (*dst)[:0])
+	*dst = out
+	if err == nil {
+		return end, nil
+	}
+	ce, ok := err.(*ConversionError)
+	if !ok {
+		return 0, err
+	}
+	c.fail(within(ce, name).(*ConversionError))
+	return skipValue(b, v, 4)
+}
+
+// finish checks the envelope, fills the record's Err or its metadata, and
+// assembles the line when the record converts. The checks run in a fixed
+// order after the walk's own, and the first failure wins.
+func (c *Converter) finish() {
+	f := &c.f
+	r := &c.rec
+	if isDigits(f.seq) {
+		r.SequenceNumber = f.seq
+	} else if f.seq != nil {
+		c.fail(&ConversionError{Path: "dynamodb.SequenceNumber", Reason: fmt.Sprintf("%q is not a sequence number", f.seq)})
+	}
+	if f.arn != nil {
+		var ok bool
+		if r.Table, r.StreamLabel, ok = parseStreamARN(f.arn); !ok {
+			c.fail(&ConversionError{Path: "eventSourceARN", Reason: fmt.Sprintf("%q is not a DynamoDB stream ARN", f.arn)})
+		}
+	}
+	if f.created != nil {
+		t, ok := parseEpochSeconds(f.created)
+		if !ok {
+			c.fail(&ConversionError{Path: "dynamodb.ApproximateCreationDateTime", Reason: fmt.Sprintf("%s is not epoch seconds", f.created)})
+		}
+		r.Created = t
+	}
+	if f.size != nil && !isDigits(f.size) {
+		c.fail(&ConversionError{Path: "dynamodb.SizeBytes", Reason: fmt.Sprintf("%s is not a whole number", f.size)})
+	}
+	switch string(f.eventName) {
+	case "INSERT", "MODIFY", "REMOVE":
+	default:
+		if f.eventName != nil {
+			c.fail(&ConversionError{Path: "eventName", Reason: fmt.Sprintf("%q is not INSERT, MODIFY or REMOVE", f.eventName)})
+		}
+	}
+	for _, req := range [...]struct {
+		ok   bool
+		name string
+	}{
+		{f.eventID != nil, "eventID"},
+		{f.eventName != nil, "eventName"},
+		{f.arn != nil, "eventSourceARN"},
+		{f.seq != nil, "dynamodb.SequenceNumber"},
+		{f.created != nil, "dynamodb.ApproximateCreationDateTime"},
+		{f.hasKeys, "dynamodb.Keys"},
+	} {
+		if !req.ok {
+			c.fail(&ConversionError{Path: req.name, Reason: "is missing"})
+		}
+	}
+	if f.err != nil {
+		r.Err = f.err
+		return
+	}
+	c.appendLine()
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s []byte) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for _, c := range s {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
