@@ -14,27 +14,28 @@ import (
 	"testing"
 )
 
-// cfnLintAccepted lists the cfn-lint findings this project accepts, each
-// with its reason and the exact messages it covers. Anything else
-// cfn-lint reports, error, warning or informational, fails the test.
-var cfnLintAccepted = []struct {
+// cfnLintFinding is a cfn-lint finding this project accepts: its rule,
+// why, and the exact messages it covers.
+type cfnLintFinding struct {
 	rule, reason string
 	message      *regexp.Regexp
-}{{
-	rule: "W3005",
-	reason: "awslambda.Function always adds DependsOn from a function to its own role; " +
-		"redundant with the GetAtt on the role, and harmless",
-	message: regexp.MustCompile(`^'Pipeline(Streamer|Forwarder)Role[0-9A-F]{8}' dependency already enforced by a 'GetAtt' at 'Resources/Pipeline(Streamer|Forwarder)[0-9A-F]{8}/Properties/Role'$`),
-}}
+}
+
+// cfnLintAccepted lists the findings this project accepts, each with its
+// reason. It is empty: anything cfn-lint reports, error, warning or
+// informational, fails the test. (The one finding there was, W3005 on the
+// DependsOn CDK adds from a function to its role, is removed at the
+// source: see newFunction.)
+var cfnLintAccepted []cfnLintFinding
 
 // accepted reports whether a parseable cfn-lint line is a listed finding.
-func accepted(line string) bool {
+func accepted(line string, list []cfnLintFinding) bool {
 	// file:line:col:endline:endcol:rule:message
 	parts := strings.SplitN(line, ":", 7)
 	if len(parts) != 7 {
 		return false
 	}
-	for _, a := range cfnLintAccepted {
+	for _, a := range list {
 		if parts[5] == a.rule && a.message.MatchString(parts[6]) {
 			return true
 		}
@@ -42,11 +43,9 @@ func accepted(line string) bool {
 	return false
 }
 
-// TestCfnLint runs cfn-lint (AWS's CloudFormation linter, checked against
-// the CloudFormation resource schemas) on every synthesized variant: the
-// emulators of the local pipeline cannot catch a template CloudFormation
-// would reject or a property S3 would ignore.
 func TestCfnLintAcceptsOnlyListedFindings(t *testing.T) {
+	list := []cfnLintFinding{{rule: "W3005", reason: "example",
+		message: regexp.MustCompile(`^'Pipeline(Streamer|Forwarder)Role[0-9A-F]{8}' dependency already enforced by a 'GetAtt' at 'Resources/Pipeline(Streamer|Forwarder)[0-9A-F]{8}/Properties/Role'$`)}}
 	tests := []struct {
 		line string
 		want bool
@@ -57,7 +56,7 @@ func TestCfnLintAcceptsOnlyListedFindings(t *testing.T) {
 		{"not parseable", false},
 	}
 	for _, tc := range tests {
-		if got := accepted(tc.line); got != tc.want {
+		if got := accepted(tc.line, list); got != tc.want {
 			t.Errorf("accepted(%q) = %v, want %v", tc.line, got, tc.want)
 		}
 	}
@@ -102,7 +101,7 @@ func TestCfnLint(t *testing.T) {
 		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), dir+string(filepath.Separator))
 		switch {
 		case line == "":
-		case accepted(line):
+		case accepted(line, cfnLintAccepted):
 			ok++
 		default:
 			findings++
