@@ -81,7 +81,6 @@ func policyDocument(statements []iam.Statement) awsiam.PolicyDocument {
 	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &out})
 }
 
-
 // streamerEnv is the streamer's environment.
 func (p Props) streamerEnv(bucket, keyARN string) map[string]string {
 	env := map[string]string{

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ddbstream/pipeline/internal/emf"
 	"github.com/ddbstream/pipeline/internal/forwarder"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/streamer"
@@ -101,7 +102,7 @@ func DefaultProps() Props {
 		StartingPosition: "TRIM_HORIZON", BatchSize: 1000, BatchingWindowSeconds: 5, ParallelizationFactor: 1,
 		MaxRetryAttempts: 10, MaxRecordAgeSeconds: 86400, StreamerMemoryMB: 512, StreamerTimeoutSec: 60,
 		DeliveryMode: "volume", ForwarderMemoryMB: 256, ForwarderTimeoutSec: 300, AsyncRetryAttempts: 2, MaxEventAgeSeconds: 21600,
-		LogRetentionDays: 30, LogLevel: "INFO", IteratorAgeAlarmSec: 300, MetricsNamespace: "DynamoDBStreamPipeline",
+		LogRetentionDays: 30, LogLevel: "INFO", IteratorAgeAlarmSec: 300, MetricsNamespace: emf.DefaultNamespace,
 		DatabricksUCPrincipalARN:        "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL",
 		DatabricksStorageCredentialName: "ddb_stream_pipeline",
 	}
