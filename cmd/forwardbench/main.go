@@ -37,10 +37,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ddbstream/pipeline/internal/databricks"
-	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/forwarder"
-	"github.com/ddbstream/pipeline/internal/testing/procstat"
 	"github.com/ddbstream/pipeline/internal/secret"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/testing/procstat"
 )
 
 const (

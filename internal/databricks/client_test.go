@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/secret"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 )
 
 // rotatingCreds serves credentials from a list, moving to the next one on

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 	"github.com/ddbstream/pipeline/internal/secret"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 )
 
 // hits counts the requests a server received, by method and path.

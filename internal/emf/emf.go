@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// DefaultNamespace is the CloudWatch namespace of the pipeline's metrics
+// unless METRICS_NAMESPACE (or the stack's metricsNamespace) says
+// otherwise. Both functions and the stack default to it, so that the
+// alarms and dashboard read the namespace the functions write.
+const DefaultNamespace = "DynamoDBStreamPipeline"
+
 // Unit is a CloudWatch metric unit.
 type Unit string
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ddbstream/pipeline/internal/databricks"
+	"github.com/ddbstream/pipeline/internal/emf"
 	"github.com/ddbstream/pipeline/internal/envconfig"
 )
 
@@ -84,7 +85,7 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		KeySuffix:        r.String("KEY_SUFFIX", ""),
 		DeadlineMargin:   r.Duration("DEADLINE_MARGIN", 5*time.Second, 100*time.Millisecond, 5*time.Minute),
 		PollInterval:     r.Duration("STATEMENT_POLL_INTERVAL", time.Second, 10*time.Millisecond, time.Minute),
-		MetricsNamespace: r.String("METRICS_NAMESPACE", "DynamoDBStreamPipeline"),
+		MetricsNamespace: r.String("METRICS_NAMESPACE", emf.DefaultNamespace),
 		S3PathStyle:      r.Bool("S3_FORCE_PATH_STYLE", false),
 		Retry: databricks.RetryPolicy{
 			MaxAttempts: r.Int("DATABRICKS_MAX_ATTEMPTS", d.MaxAttempts, 1, 20),

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/ddbstream/pipeline/internal/databricks"
-	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
 	"github.com/ddbstream/pipeline/internal/secret"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 )
 
 // TestDeadlineMarginIsKeptOnce: DEADLINE_MARGIN is kept once, by the
@@ -48,11 +49,11 @@ func TestDeadlineMarginIsKeptOnce(t *testing.T) {
 					return nil
 				}))
 			db := databricks.New(secret.NewCache(e.sm, "databricks", time.Minute), opts...)
-			e.h = New(e.s3, db, cfg, WithLogger(lambdalog.New(e.logs, slog.LevelDebug)))
+			e.h = New(e.s3, db, cfg, function.WithLogger(lambdalog.New(e.logs, slog.LevelDebug)))
 			ctx, cancel := context.WithDeadline(context.Background(), now.Add(11*time.Second))
 			defer cancel()
 
-			_, _ = e.h.Invoke(ctx, fixture(t, "eventbridge.json"))
+			_, _ = e.h.Invoke(ctx, event(t, "eventbridge.json"))
 
 			lines := e.logLines(t)
 			if len(lines) != 1 {

@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/ddbstream/pipeline/internal/databricks"
 	"github.com/ddbstream/pipeline/internal/emf"
+	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/s3event"
 )
@@ -44,30 +43,17 @@ type S3 interface {
 
 // Handler delivers the objects of S3 events to Databricks.
 type Handler struct {
-	s3      S3
-	db      *databricks.Client
-	cfg     Config
-	log     *slog.Logger
-	metrics *emf.Emitter
-	now     func() time.Time
+	s3  S3
+	db  *databricks.Client
+	cfg Config
+	tel function.Telemetry
 }
 
-// Option configures a Handler.
-type Option func(*Handler)
-
-// WithLogger sets the logger; the default discards.
-func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
-
-// WithMetrics sets the EMF emitter; the default writes nowhere.
-func WithMetrics(m *emf.Emitter) Option { return func(h *Handler) { h.metrics = m } }
-
-// New returns a Handler reading from s3c and writing through db.
-func New(s3c S3, db *databricks.Client, cfg Config, opts ...Option) *Handler {
-	h := &Handler{s3: s3c, db: db, cfg: cfg, log: slog.New(slog.DiscardHandler), metrics: emf.New(io.Discard, cfg.MetricsNamespace), now: time.Now}
-	for _, o := range opts {
-		o(h)
-	}
-	return h
+// New returns a Handler reading from s3c and writing through db; opts set
+// its logger, metrics and clock (function.WithLogger, ...), which default
+// to none.
+func New(s3c S3, db *databricks.Client, cfg Config, opts ...function.Option) *Handler {
+	return &Handler{s3: s3c, db: db, cfg: cfg, tel: function.NewTelemetry(opts...)}
 }
 
 // Invoke implements lambda.Handler. For SQS batches it answers with the
@@ -77,20 +63,20 @@ func New(s3c S3, db *databricks.Client, cfg Config, opts ...Option) *Handler {
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	ev, err := s3event.Parse(payload)
 	if err != nil {
-		h.log.ErrorContext(ctx, "event not understood", "error", err.Error(), "bytes", len(payload))
+		h.tel.Log.ErrorContext(ctx, "event not understood", "error", err.Error(), "bytes", len(payload))
 		return nil, fmt.Errorf("read event: %w", err)
 	}
 	if ev.TestEvents > 0 {
-		h.log.InfoContext(ctx, "s3:TestEvent ignored", "count", ev.TestEvents)
+		h.tel.Log.InfoContext(ctx, "s3:TestEvent ignored", "count", ev.TestEvents)
 	}
 	if ev.Source == s3event.EventBridge && ev.Ignored > 0 {
 		// Another S3 event type ("Object Deleted", ...) that a broad rule
 		// let through: nothing to deliver, and nothing to retry.
-		h.log.InfoContext(ctx, "event ignored", "detailType", ev.DetailType)
+		h.tel.Log.InfoContext(ctx, "event ignored", "detailType", ev.DetailType)
 	}
 	failedMessages := map[string]bool{}
 	for _, bad := range ev.Bad {
-		h.log.ErrorContext(ctx, "message not understood; left for the queue's redrive policy", "messageId", bad.MessageID, "reason", bad.Reason)
+		h.tel.Log.ErrorContext(ctx, "message not understood; left for the queue's redrive policy", "messageId", bad.MessageID, "reason", bad.Reason)
 		failedMessages[bad.MessageID] = true
 	}
 	var errs []error
@@ -138,11 +124,14 @@ type outcome struct {
 
 // forward delivers one object, logs one line and emits its metrics.
 func (h *Handler) forward(ctx context.Context, o s3event.Object) error {
-	start := h.now()
-	ctx, cancel := h.deadline(ctx)
+	start := h.tel.Now()
+	// Each object is delivered with DeadlineMargin kept before the Lambda
+	// deadline, so the function still logs and answers; the Databricks
+	// client keeps no margin of its own.
+	ctx, cancel := function.WithMargin(ctx, h.cfg.DeadlineMargin)
 	defer cancel()
 	out, err := h.deliver(ctx, o)
-	latency := h.now().Sub(start)
+	latency := h.tel.Now().Sub(start)
 	attrs := []any{"bucket", o.Bucket, "key", o.Key, "size", out.size, "mode", string(h.cfg.Mode),
 		"attempts", out.res.Attempts, "latencyMs", latency.Milliseconds()}
 	if out.destination != "" {
@@ -158,31 +147,17 @@ func (h *Handler) forward(ctx context.Context, o s3event.Object) error {
 	switch {
 	case err != nil:
 		err = fmt.Errorf("deliver s3://%s/%s: %w", o.Bucket, o.Key, err)
-		h.log.ErrorContext(ctx, "object not delivered", append(attrs, "result", "failed", "error", err.Error())...)
+		h.tel.Log.ErrorContext(ctx, "object not delivered", append(attrs, "result", "failed", "error", err.Error())...)
 		m = append(m, emf.Metric{Name: "Failures", Unit: emf.Count, Value: 1})
 	case out.result == "skipped":
-		h.log.WarnContext(ctx, "object skipped", append(attrs, "result", "skipped", "reason", out.reason)...)
+		h.tel.Log.WarnContext(ctx, "object skipped", append(attrs, "result", "skipped", "reason", out.reason)...)
 		m = append(m, emf.Metric{Name: "Skipped", Unit: emf.Count, Value: 1})
 	default:
-		h.log.InfoContext(ctx, "object delivered", append(attrs, "result", "delivered")...)
+		h.tel.Log.InfoContext(ctx, "object delivered", append(attrs, "result", "delivered")...)
 		m = append(m, emf.Metric{Name: "Objects", Unit: emf.Count, Value: 1}, emf.Metric{Name: "Bytes", Unit: emf.Bytes, Value: float64(out.size)})
 	}
-	if merr := h.metrics.Emit(start, m...); merr != nil {
-		h.log.Warn("metrics not written", "error", merr.Error())
-	}
+	h.tel.Emit(ctx, start, m...)
 	return err
-}
-
-// deadline derives the context one object is delivered under: it ends
-// DeadlineMargin before the invocation's deadline, so the function always
-// has that long left to log and answer. This is the only place the margin
-// is kept; the Databricks client only refuses waits that would outlast
-// this context.
-func (h *Handler) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(ctx, d.Add(-h.cfg.DeadlineMargin))
-	}
-	return context.WithCancel(ctx)
 }
 
 func skipped(reason string, size int64) (outcome, error) {

@@ -23,9 +23,10 @@ import (
 
 	"github.com/ddbstream/pipeline/internal/databricks"
 	"github.com/ddbstream/pipeline/internal/emf"
-	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
+	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
 	"github.com/ddbstream/pipeline/internal/secret"
+	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 )
 
 // fakeS3 serves objects the way the SDK reports them, typed errors included.
@@ -109,7 +110,7 @@ func newEnv(t *testing.T, cfg Config, wsOpts ...fakedatabricks.Option) *env {
 	e.s3.put("cdc-bucket", manualKey, []byte("manual\n"), "fedcba98765432100123456789abcdef-2")
 	db := databricks.New(secret.NewCache(e.sm, "databricks", time.Minute), databricks.WithHTTPClient(srv.Client()),
 		databricks.WithSleep(func(context.Context, time.Duration) error { return nil }), databricks.WithPollInterval(time.Millisecond))
-	e.h = New(e.s3, db, cfg, WithLogger(lambdalog.New(e.logs, slog.LevelDebug)), WithMetrics(emf.New(e.metrics, "NS")))
+	e.h = New(e.s3, db, cfg, function.WithLogger(lambdalog.New(e.logs, slog.LevelDebug)), function.WithMetrics(emf.New(e.metrics, "NS")))
 	return e
 }
 
@@ -128,9 +129,21 @@ func mustConfig(t *testing.T, m map[string]string) Config {
 	return c
 }
 
+// fixture reads one of the forwarder's own fixtures, in testdata/.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// event reads an S3 event fixture from internal/s3event, which owns the
+// event formats and keeps the one copy.
+func event(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../s3event/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +168,7 @@ func (e *env) logLines(t *testing.T) []map[string]any {
 
 func TestVolumeModeNotification(t *testing.T) {
 	e := newEnv(t, volumeConfig(t))
-	out, err := e.h.Invoke(context.Background(), fixture(t, "notification.json"))
+	out, err := e.h.Invoke(context.Background(), event(t, "notification.json"))
 	if err != nil {
 		t.Fatalf("Invoke = %s, %v", out, err)
 	}
@@ -187,13 +200,13 @@ func TestEventBridgeAndTestEvent(t *testing.T) {
 	e := newEnv(t, volumeConfig(t))
 	key := "cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz"
 	e.s3.put("cdc-bucket", key, []byte("eb"), "0123456789abcdef0123456789abcdef")
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "eventbridge.json")); err != nil {
+	if _, err := e.h.Invoke(context.Background(), event(t, "eventbridge.json")); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := e.ws.Files()["/Volumes/main/cdc/landing/cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz"]; !ok {
 		t.Errorf("files %v", e.ws.Files())
 	}
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "test_event.json")); err != nil {
+	if _, err := e.h.Invoke(context.Background(), event(t, "test_event.json")); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.ws.Files()) != 1 {
@@ -204,7 +217,7 @@ func TestEventBridgeAndTestEvent(t *testing.T) {
 func TestSQSBatchReportsOnlyFailedMessages(t *testing.T) {
 	e := newEnv(t, volumeConfig(t))
 	e.ws.Inject(fakedatabricks.Fault{PathPrefix: "/api/2.0/fs/files/Volumes/main/cdc/landing/manual", Status: 400, ErrorCode: "INVALID_PARAMETER_VALUE"})
-	out, err := e.h.Invoke(context.Background(), fixture(t, "sqs.json"))
+	out, err := e.h.Invoke(context.Background(), event(t, "sqs.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +242,7 @@ func TestSQSBatchReportsOnlyFailedMessages(t *testing.T) {
 func TestPermanentErrorFailsTheInvocation(t *testing.T) {
 	e := newEnv(t, volumeConfig(t))
 	e.ws.Inject(fakedatabricks.Fault{Status: 403, ErrorCode: "PERMISSION_DENIED", Times: 5})
-	_, err := e.h.Invoke(context.Background(), fixture(t, "notification.json"))
+	_, err := e.h.Invoke(context.Background(), event(t, "notification.json"))
 	if err == nil || !strings.Contains(err.Error(), "s3://cdc-bucket/"+orderKey) || !strings.Contains(err.Error(), "HTTP 403 PERMISSION_DENIED") {
 		t.Fatalf("err = %v", err)
 	}
@@ -242,7 +255,7 @@ func TestGoneObjectsAreSkipped(t *testing.T) {
 	e := newEnv(t, volumeConfig(t))
 	delete(e.s3.objects, "cdc-bucket/"+orderKey)
 	e.s3.etags["cdc-bucket/"+manualKey] = "newer-etag"
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+	if _, err := e.h.Invoke(context.Background(), event(t, "notification.json")); err != nil {
 		t.Fatalf("gone objects must not fail the invocation: %v", err)
 	}
 	if len(e.ws.Files()) != 0 {
@@ -266,7 +279,7 @@ func TestKeyFilters(t *testing.T) {
 	cfg := volumeConfig(t)
 	cfg.KeyPrefix, cfg.KeySuffix = "cdc/table=", ".jsonl.gz"
 	e := newEnv(t, cfg)
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+	if _, err := e.h.Invoke(context.Background(), event(t, "notification.json")); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.ws.Files()) != 1 || e.s3.gets != 1 {
@@ -278,7 +291,7 @@ func TestJobModeIsIdempotent(t *testing.T) {
 	cfg := mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "job", "DATABRICKS_JOB_ID": "42"})
 	e := newEnv(t, cfg)
 	for range 2 { // a redelivered event
-		if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+		if _, err := e.h.Invoke(context.Background(), event(t, "notification.json")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -302,7 +315,7 @@ func TestCopyIntoMode(t *testing.T) {
 	cfg := mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "copy-into",
 		"DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.{table}_changes", "KEY_PREFIX": "cdc/"})
 	e := newEnv(t, cfg, fakedatabricks.WithStatementPolls(2))
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+	if _, err := e.h.Invoke(context.Background(), event(t, "notification.json")); err != nil {
 		t.Fatal(err)
 	}
 	loads := e.ws.Loads()
@@ -310,7 +323,7 @@ func TestCopyIntoMode(t *testing.T) {
 		t.Errorf("loads %+v", loads)
 	}
 	e2 := newEnv(t, cfg, fakedatabricks.WithFailingStatements("COPY INTO"))
-	if _, err := e2.h.Invoke(context.Background(), fixture(t, "notification.json")); err == nil || !strings.Contains(err.Error(), "FAILED") {
+	if _, err := e2.h.Invoke(context.Background(), event(t, "notification.json")); err == nil || !strings.Contains(err.Error(), "FAILED") {
 		t.Errorf("failed statement: err = %v", err)
 	}
 }
@@ -320,7 +333,7 @@ func TestDBFSMode(t *testing.T) {
 	e := newEnv(t, cfg)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 200_000) // 3.2 MB, over the 1 MB put limit
 	e.s3.put("cdc-bucket", orderKey, big, "0123456789abcdef0123456789abcdef")
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+	if _, err := e.h.Invoke(context.Background(), event(t, "notification.json")); err != nil {
 		t.Fatal(err)
 	}
 	f := e.ws.DBFSFiles()["/mnt/cdc/"+orderKey]
@@ -333,13 +346,13 @@ func TestRotatedSecretCausesNoFailedDelivery(t *testing.T) {
 	e := newEnv(t, volumeConfig(t))
 	e.s3.put("cdc-bucket", "cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz", []byte("eb"), "0123456789abcdef0123456789abcdef")
 	// A delivery with the first token caches the secret.
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "eventbridge.json")); err != nil || len(e.ws.Files()) != 1 {
+	if _, err := e.h.Invoke(context.Background(), event(t, "eventbridge.json")); err != nil || len(e.ws.Files()) != 1 {
 		t.Fatalf("warm-up: %v", err)
 	}
 	e.ws.AddToken("dapi-rotated")
 	e.ws.RevokeToken(patToken)
 	e.sm.set(`{"host":"` + e.srv.URL + `","token":"dapi-rotated"}`)
-	if _, err := e.h.Invoke(context.Background(), fixture(t, "notification.json")); err != nil {
+	if _, err := e.h.Invoke(context.Background(), event(t, "notification.json")); err != nil {
 		t.Fatalf("delivery after rotation: %v", err)
 	}
 	refreshed := false
@@ -373,7 +386,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		e := newEnv(t, volumeConfig(t), fakedatabricks.WithClient("sp", clientSecret))
 		setup(e)
 		for _, f := range []string{"notification.json", "sqs.json", "eventbridge.json"} {
-			if _, err := e.h.Invoke(context.Background(), fixture(t, f)); err != nil {
+			if _, err := e.h.Invoke(context.Background(), event(t, f)); err != nil {
 				errs = append(errs, err.Error())
 			}
 		}
@@ -422,7 +435,7 @@ func TestNonCreatedEventBridgeEventsAreIgnored(t *testing.T) {
 		expectS3Reads  int
 		expectDelivery int
 	}{
-		{"object deleted", fixture(t, "eventbridge_object_deleted.json"), false, []string{"event ignored"}, "Object Deleted", 0, 0},
+		{"object deleted", event(t, "eventbridge_object_deleted.json"), false, []string{"event ignored"}, "Object Deleted", 0, 0},
 		{"restore completed", []byte(`{"detail-type":"Object Restore Completed","source":"aws.s3","time":"2026-11-22T17:04:06Z","detail":{}}`), false, []string{"event ignored"}, "Object Restore Completed", 0, 0},
 		{"another source", []byte(`{"detail-type":"Object Created","source":"aws.ec2","time":"2026-11-22T17:04:06Z","detail":{}}`), true, []string{"event not understood"}, "", 0, 0},
 	}
@@ -490,7 +503,7 @@ func TestRedirectedWritesAreNotDelivered(t *testing.T) {
 				e.ws.Inject(fakedatabricks.Fault{Status: status, Location: target.URL + "/elsewhere", Times: 100})
 				e.s3.put("cdc-bucket", "cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz", []byte("eb"), "0123456789abcdef0123456789abcdef")
 
-				_, err := e.h.Invoke(context.Background(), fixture(t, "eventbridge.json"))
+				_, err := e.h.Invoke(context.Background(), event(t, "eventbridge.json"))
 
 				lines := e.logLines(t)
 				got := struct {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/ddbstream/pipeline/internal/emf"
 	"github.com/ddbstream/pipeline/internal/envconfig"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/record"
@@ -58,7 +59,7 @@ func DefaultConfig() Config {
 		ReportBatchItemFailures: true,
 		ConditionalWrites:       true,
 		S3MaxAttempts:           5,
-		MetricsNamespace:        "DynamoDBStreamPipeline",
+		MetricsNamespace:        emf.DefaultNamespace,
 	}
 }
 

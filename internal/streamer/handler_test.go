@@ -22,8 +22,9 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/ddbstream/pipeline/internal/emf"
-	"github.com/ddbstream/pipeline/internal/testing/eventgen"
+	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
+	"github.com/ddbstream/pipeline/internal/testing/eventgen"
 )
 
 // fakeS3 is an in-memory bucket that honours If-None-Match and can fail.
@@ -89,18 +90,27 @@ func testConfig() Config {
 	return c
 }
 
-func newHandler(t *testing.T, s3c ObjectPutter, cfg Config, opts ...Option) *Handler {
+func newHandler(t *testing.T, s3c ObjectPutter, cfg Config, opts ...function.Option) *Handler {
 	t.Helper()
-	h, err := New(s3c, cfg, append([]Option{WithClock(func() time.Time { return time.Date(2026, 11, 23, 17, 5, 0, 0, time.UTC) })}, opts...)...)
+	h, err := New(s3c, cfg, append([]function.Option{function.WithClock(func() time.Time { return time.Date(2026, 11, 23, 17, 5, 0, 0, time.UTC) })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-func readFixture(t *testing.T, name string) []byte {
+// Fixtures shared with internal/record, which owns the event format and
+// keeps the one copy.
+const (
+	badRecords      = "../record/testdata/bad_records.json"
+	modifyNewAndOld = "../record/testdata/modify_new_and_old.json"
+)
+
+// readFixture reads a fixture by its path from this package: testdata/
+// for the streamer's own, or one of the shared ones above.
+func readFixture(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +226,8 @@ func TestWithoutBatchItemFailuresTheInvocationFails(t *testing.T) {
 func TestConversionErrorsGoToErrorsObject(t *testing.T) {
 	fs := newFakeS3()
 	var logs bytes.Buffer
-	h := newHandler(t, fs, testConfig(), WithLogger(lambdalog.New(&logs, slog.LevelInfo)))
-	resp, err := h.Handle(context.Background(), readFixture(t, "bad_records.json"))
+	h := newHandler(t, fs, testConfig(), function.WithLogger(lambdalog.New(&logs, slog.LevelInfo)))
+	resp, err := h.Handle(context.Background(), readFixture(t, badRecords))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)
 	}
@@ -259,7 +269,7 @@ func TestFailedErrorsObjectWritesNothingMore(t *testing.T) {
 		}
 		return nil
 	}
-	resp, err := newHandler(t, fs, testConfig()).Handle(context.Background(), readFixture(t, "bad_records.json"))
+	resp, err := newHandler(t, fs, testConfig()).Handle(context.Background(), readFixture(t, badRecords))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +288,7 @@ func TestFailedDataObjectReportsItsFirstRecord(t *testing.T) {
 		}
 		return nil
 	}
-	payload := []byte(strings.Replace(string(readFixture(t, "bad_records.json")), `"ok-1"}},"SequenceNumber"`, `"ok-1"},"x":{"BAD":1}},"SequenceNumber"`, 1))
+	payload := []byte(strings.Replace(string(readFixture(t, badRecords)), `"ok-1"}},"SequenceNumber"`, `"ok-1"},"x":{"BAD":1}},"SequenceNumber"`, 1))
 	resp, err := newHandler(t, fs, testConfig()).Handle(context.Background(), payload)
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +339,7 @@ func TestDeadline(t *testing.T) {
 func TestMalformedEventIsKeptWhole(t *testing.T) {
 	fs := newFakeS3()
 	var metrics bytes.Buffer
-	h := newHandler(t, fs, testConfig(), WithMetrics(emf.New(&metrics, "NS")))
+	h := newHandler(t, fs, testConfig(), function.WithMetrics(emf.New(&metrics, "NS")))
 	payload := []byte(`{"Records":[{"eventID":"x"`)
 	resp, err := h.Handle(context.Background(), payload)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -377,9 +387,9 @@ func TestKMSAndContentSettings(t *testing.T) {
 func TestLogsAndMetrics(t *testing.T) {
 	fs := newFakeS3()
 	var logs, metrics bytes.Buffer
-	h := newHandler(t, fs, testConfig(), WithLogger(lambdalog.New(&logs, slog.LevelInfo)), WithMetrics(emf.New(&metrics, "NS")))
+	h := newHandler(t, fs, testConfig(), function.WithLogger(lambdalog.New(&logs, slog.LevelInfo)), function.WithMetrics(emf.New(&metrics, "NS")))
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-42"})
-	payload := readFixture(t, "modify_new_and_old.json")
+	payload := readFixture(t, modifyNewAndOld)
 	if _, err := h.Handle(ctx, payload); err != nil {
 		t.Fatal(err)
 	}

@@ -69,10 +69,10 @@ func TestDifferentBatchesWithoutSequenceNumbersAreAllStored(t *testing.T) {
 		// the puts that may meet a 412 because the key proves the content.
 		objects, conflicts int
 	}{
-		{"no sequence numbers at all", []string{"no_sequence_a.json", "no_sequence_b.json"}, 2, 0},
+		{"no sequence numbers at all", []string{"testdata/no_sequence_a.json", "testdata/no_sequence_b.json"}, 2, 0},
 		// Same data records 5..9 (one data object, its 412 is legitimate),
 		// different unnamed last records (two errors objects).
-		{"unnamed last record", []string{"unnamed_last_x.json", "unnamed_last_y.json"}, 3, 1},
+		{"unnamed last record", []string{"testdata/unnamed_last_x.json", "testdata/unnamed_last_y.json"}, 3, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,10 +111,10 @@ func TestRetriedBatchLandsOnTheSameKey(t *testing.T) {
 		// wantErrors is the errors key; "" means named by its content.
 		wantErrors, wantData string
 	}{
-		{"no sequence numbers", "no_sequence_a.json", "", ""},
-		{"unnamed last record", "unnamed_last_x.json", "",
+		{"no sequence numbers", "testdata/no_sequence_a.json", "", ""},
+		{"unnamed last record", "testdata/unnamed_last_x.json", "",
 			"cdc/table=Orders/dt=2026-11-23/hour=17/20261101T000000000-600000000000000000005-600000000000000000009.jsonl.gz"},
-		{"unnamed records inside named ones", "bad_records.json",
+		{"unnamed records inside named ones", badRecords,
 			"cdc/_errors/table=Mixed/dt=2026-11-23/hour=17/20261101T000000000-500000000000000000001-500000000000000000008.jsonl.gz",
 			"cdc/table=Mixed/dt=2026-11-23/hour=17/20261101T000000000-500000000000000000001-500000000000000000008.jsonl.gz"},
 	}
@@ -171,9 +171,9 @@ func TestTableAndTimeComeFromAnyRecord(t *testing.T) {
 	tests := []struct {
 		name, fixture, want string
 	}{
-		{"no creation time anywhere", "no_creation_time.json",
+		{"no creation time anywhere", "testdata/no_creation_time.json",
 			"cdc/_errors/table=Orders/dt=0001-01-01/hour=00/20261101T000000000-700000000000000000001-700000000000000000002.jsonl.gz"},
-		{"time on the first record, ARN on the second", "no_arn_then_no_time.json",
+		{"time on the first record, ARN on the second", "testdata/no_arn_then_no_time.json",
 			"cdc/_errors/table=Orders/dt=2026-11-23/hour=17/20261101T000000000-800000000000000000001-800000000000000000002.jsonl.gz"},
 	}
 	for _, tc := range tests {
@@ -200,13 +200,13 @@ func TestKeyBuildersSayWhetherTheyProveContent(t *testing.T) {
 		// byContent: the errors key is named by its content's SHA-256.
 		byContent bool
 	}{
-		{"numbered edges", "bad_records.json",
+		{"numbered edges", badRecords,
 			objectKey{"cdc/table=Mixed/dt=2026-11-23/hour=17/20261101T000000000-500000000000000000001-500000000000000000008.jsonl.gz", true},
 			objectKey{"cdc/_errors/table=Mixed/dt=2026-11-23/hour=17/20261101T000000000-500000000000000000001-500000000000000000008.jsonl.gz", true}, false},
-		{"unnamed last record", "unnamed_last_x.json",
+		{"unnamed last record", "testdata/unnamed_last_x.json",
 			objectKey{"cdc/table=Orders/dt=2026-11-23/hour=17/20261101T000000000-600000000000000000005-600000000000000000009.jsonl.gz", true},
 			objectKey{"", true}, true},
-		{"no sequence numbers", "no_sequence_b.json",
+		{"no sequence numbers", "testdata/no_sequence_b.json",
 			objectKey{"cdc/table=Orders/dt=2026-11-23/hour=17/20261101T000000000-none-none.jsonl.gz", false},
 			objectKey{"", true}, true},
 	}
@@ -217,12 +217,12 @@ func TestKeyBuildersSayWhetherTheyProveContent(t *testing.T) {
 			if _, err := b.conv.ConvertEvent(readFixture(t, tc.fixture), b.add); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.flush(); err != nil {
+			if err := b.close(); err != nil {
 				t.Fatal(err)
 			}
 			wantErrors := tc.wantErrors
 			if tc.byContent {
-				wantErrors.name = contentKey(t, ordersErrors, b.errOut.Bytes())
+				wantErrors.name = contentKey(t, ordersErrors, b.errs().bytes())
 			}
 			for _, f := range []struct {
 				name      string
