@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,17 +55,16 @@ func tail(s string, n int) string {
 	return s
 }
 
-// run writes changes, drains the pipeline and verifies it.
-func run(t *testing.T, p *Pipeline, changes int, during func(*Load)) Report {
+// run writes changes, drains the pipeline and verifies it. The deadline
+// is a safety net for a pipeline that never drains; Drain itself waits on
+// the parts' progress, not on time.
+func run(t *testing.T, p *Pipeline, changes int) Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	load, err := Generate(ctx, p.DynamoDB, p.Opts.Table, changes, 42, nil)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if during != nil {
-		during(load)
 	}
 	if err := p.Drain(ctx, load.Total, func(s Status) { t.Logf("progress: %+v", s) }); err != nil {
 		t.Fatal(err)
@@ -84,27 +84,61 @@ func requireExactlyOnce(t *testing.T, r Report) {
 	}
 }
 
+// expectation is one checked number of a test's outcome.
+type expectation struct {
+	field       string
+	got, expect int
+	// atLeast accepts got >= expect; otherwise got must equal expect.
+	atLeast bool
+}
+
+// check reports each field that misses its expectation, with its
+// expected and actual values, and reports whether all were met.
+func check(t *testing.T, es ...expectation) bool {
+	t.Helper()
+	ok := true
+	for _, e := range es {
+		switch {
+		case e.atLeast && e.got < e.expect:
+			t.Errorf("%s: got %d, expect at least %d", e.field, e.got, e.expect)
+			ok = false
+		case !e.atLeast && e.got != e.expect:
+			t.Errorf("%s: got %d, expect %d", e.field, e.got, e.expect)
+			ok = false
+		}
+	}
+	return ok
+}
+
 func TestEveryChangeArrivesExactlyOnce(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 200})
-	r := run(t, p, 2000, nil)
+	r := run(t, p, 2000)
 	requireExactlyOnce(t, r)
-	if r.Objects < 2 || r.ErrorObjects != 0 {
-		t.Errorf("%d objects, %d error objects", r.Objects, r.ErrorObjects)
-	}
+	check(t,
+		expectation{field: "objects", got: r.Objects, expect: 2, atLeast: true},
+		expectation{field: "error objects", got: r.ErrorObjects, expect: 0},
+	)
 	if strings.Contains(p.ForwarderLogs.String(), "local-token") {
 		t.Error("the Databricks token appears in the forwarder's logs")
 	}
 }
 
 func TestS3SlowDownLosesNothing(t *testing.T) {
-	p := startPipeline(t, Options{BatchSize: 100, StreamerEnv: map[string]string{"S3_MAX_ATTEMPTS": "2"}})
-	p.S3Faults.SlowDownFor(3 * time.Second)
-	r := run(t, p, 1500, nil)
+	const attempts = 2 // the SDK's, per write
+	p := startPipeline(t, Options{BatchSize: 100, StreamerEnv: map[string]string{"S3_MAX_ATTEMPTS": strconv.Itoa(attempts)}})
+	// S3 slows down for the first writes: with the SDK's attempts per
+	// write, the first invocations fail every attempt and report their
+	// first unwritten record. The streamer writes one object at a time, so
+	// a count of writes, unlike a time window, fails the same invocations
+	// however slow the machine.
+	const failedInvocations = 3
+	p.S3Faults.SlowDownNext(failedInvocations * attempts)
+	r := run(t, p, 1500)
 	requireExactlyOnce(t, r)
-	st := p.Poller.Stats()
-	if p.S3Faults.SlowedDown() == 0 || st.PartialFailures == 0 {
-		t.Errorf("the fault did not bite: %d SlowDowns, poller %+v", p.S3Faults.SlowedDown(), st)
-	}
+	check(t,
+		expectation{field: "SlowDown answers", got: p.S3Faults.SlowedDown(), expect: failedInvocations * attempts},
+		expectation{field: "partial batch failures", got: p.Poller.Stats().PartialFailures, expect: 1, atLeast: true},
+	)
 	if !strings.Contains(p.StreamerLogs.String(), `"retryFrom"`) {
 		t.Error("the streamer did not report the first unwritten record")
 	}
@@ -113,25 +147,25 @@ func TestS3SlowDownLosesNothing(t *testing.T) {
 func TestStreamerKilledMidWriteLosesNothing(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 150})
 	p.S3Faults.HoldPuts(3, p.Streamer.Kill) // three crashes while the object is being written
-	r := run(t, p, 1500, nil)
+	r := run(t, p, 1500)
 	requireExactlyOnce(t, r)
-	if st := p.Poller.Stats(); st.FunctionErrors < 3 || p.Streamer.ColdStarts() < 4 {
-		t.Errorf("the crashes did not happen: poller %+v, %d cold starts", st, p.Streamer.ColdStarts())
-	}
+	check(t,
+		expectation{field: "function errors (the crashes)", got: p.Poller.Stats().FunctionErrors, expect: 3, atLeast: true},
+		expectation{field: "cold starts", got: p.Streamer.ColdStarts(), expect: 4, atLeast: true},
+	)
 }
 
 func TestStreamerKilledAfterWriteLosesNothing(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 150})
 	p.S3Faults.AfterPuts(3, p.Streamer.Kill) // three crashes after the object was durable
-	r := run(t, p, 1500, nil)
+	r := run(t, p, 1500)
 	requireExactlyOnce(t, r)
-	if st := p.Poller.Stats(); st.FunctionErrors < 3 {
-		t.Errorf("the crashes did not happen: poller %+v", st)
-	}
-	// The retries of those batches found their objects already written.
-	if n := strings.Count(p.StreamerLogs.String(), "object already written by an earlier attempt"); n < 3 {
-		t.Errorf("%d retries recognised their durable object; want 3", n)
-	}
+	check(t,
+		expectation{field: "function errors (the crashes)", got: p.Poller.Stats().FunctionErrors, expect: 3, atLeast: true},
+		// The retries of those batches found their objects already written.
+		expectation{field: "retries that recognised their durable object",
+			got: strings.Count(p.StreamerLogs.String(), "object already written by an earlier attempt"), expect: 3, atLeast: true},
+	)
 }
 
 // TestBisectAfterDurableWriteDuplicates documents why bisectOnError is off:
@@ -141,8 +175,14 @@ func TestStreamerKilledAfterWriteLosesNothing(t *testing.T) {
 func TestBisectAfterDurableWriteDuplicates(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 150, BisectOnError: true})
 	p.S3Faults.AfterPuts(1, p.Streamer.Kill)
-	r := run(t, p, 600, nil)
-	if r.Missing != 0 || r.OutOfOrder != 0 || r.Unexpected != 0 || r.InexactNumbers != 0 || r.RecordsInS3-r.Duplicates != r.Changes {
+	r := run(t, p, 600)
+	if !check(t,
+		expectation{field: "missing", got: r.Missing, expect: 0},
+		expectation{field: "out of order", got: r.OutOfOrder, expect: 0},
+		expectation{field: "unexpected", got: r.Unexpected, expect: 0},
+		expectation{field: "inexact numbers", got: r.InexactNumbers, expect: 0},
+		expectation{field: "distinct records in S3", got: r.RecordsInS3 - r.Duplicates, expect: r.Changes},
+	) {
 		t.Fatalf("bisect lost or changed records:\n%s", r)
 	}
 	if r.Duplicates == 0 {
@@ -159,8 +199,14 @@ func TestPoisonRecordIsKeptAndDoesNotBlock(t *testing.T) {
 		// An attribute type DynamoDB does not have.
 		return bytes.Replace(rec, []byte(`"tags":{"SS":`), []byte(`"tags":{"XS":`), 1)
 	}})
-	r := run(t, p, 800, nil)
-	if r.ErrorObjects == 0 || r.Missing == 0 || r.Duplicates != 0 || r.Unexpected != 0 || r.RecordsInS3+r.Missing != r.Changes {
+	r := run(t, p, 800)
+	if !check(t,
+		expectation{field: "error objects", got: r.ErrorObjects, expect: 1, atLeast: true},
+		expectation{field: "missing from data objects", got: r.Missing, expect: 1, atLeast: true},
+		expectation{field: "duplicates", got: r.Duplicates, expect: 0},
+		expectation{field: "unexpected", got: r.Unexpected, expect: 0},
+		expectation{field: "records in S3 plus missing", got: r.RecordsInS3 + r.Missing, expect: r.Changes},
+	) {
 		t.Fatalf("poison not diverted:\n%s", r)
 	}
 	for _, prob := range r.Problems { // every other item arrived exactly once
@@ -172,12 +218,18 @@ func TestPoisonRecordIsKeptAndDoesNotBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(errs) == 0 || len(errs) != r.Missing {
-		t.Fatalf("%d records under _errors/, %d missing from data objects", len(errs), r.Missing)
+	if !check(t,
+		expectation{field: "records under _errors/", got: len(errs), expect: 1, atLeast: true},
+		expectation{field: "records under _errors/ (as many as missing from data objects)", got: len(errs), expect: r.Missing},
+	) {
+		t.FailNow()
 	}
 	for _, e := range errs {
-		if !strings.Contains(e, `unknown attribute type \"XS\"`) || !strings.Contains(e, poison) {
-			t.Errorf("error line lacks reason or record: %s", e)
+		if reason := `unknown attribute type \"XS\"`; !strings.Contains(e, reason) {
+			t.Errorf("error line: got %s, expect the reason %s", e, reason)
+		}
+		if !strings.Contains(e, poison) {
+			t.Errorf("error line: got %s, expect the record %s", e, poison)
 		}
 	}
 	if len(p.StreamerFailures()) != 0 {
@@ -189,12 +241,16 @@ func TestDatabricksFaultsAndSecretRotation(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 200})
 	p.Workspace.Inject(fakedatabricks.Fault{Status: 429, RetryAfter: "1", Times: 2})
 	p.Workspace.Inject(fakedatabricks.Fault{Status: 503, Times: 3})
-	r := run(t, p, 1500, func(*Load) {
-		// Rotate the token while objects are being delivered.
+	// Rotate the token while objects are being delivered: after the first
+	// invocation, which cached the old token, and before the second, which
+	// must meet a 401 and read the secret again. An invocation count,
+	// not a moment, so the rotation cannot come after the last delivery.
+	p.Relay.BeforeInvocation(2, func() {
 		p.Workspace.AddToken("rotated-token")
 		p.Secrets.Rotate(SecretName, strings.Replace(mustSecret(t, p), "local-token", "rotated-token", 1))
 		p.Workspace.RevokeToken("local-token")
 	})
+	r := run(t, p, 1500)
 	requireExactlyOnce(t, r)
 	logs := p.ForwarderLogs.String()
 	if !strings.Contains(logs, `"credentialsRefreshed":true`) {
@@ -204,9 +260,11 @@ func TestDatabricksFaultsAndSecretRotation(t *testing.T) {
 	for _, req := range p.Workspace.Requests() {
 		statuses[req.Status]++
 	}
-	if statuses[429] < 2 || statuses[503] < 3 || statuses[401] == 0 {
-		t.Errorf("faults not all seen: %v", statuses)
-	}
+	check(t,
+		expectation{field: "429 answers", got: statuses[429], expect: 2, atLeast: true},
+		expectation{field: "503 answers", got: statuses[503], expect: 3, atLeast: true},
+		expectation{field: "401 answers (the rotation)", got: statuses[401], expect: 1, atLeast: true},
+	)
 	for _, tok := range []string{"local-token", "rotated-token"} {
 		if strings.Contains(logs, tok) {
 			t.Errorf("token %s appears in the forwarder's logs", tok)
@@ -216,11 +274,11 @@ func TestDatabricksFaultsAndSecretRotation(t *testing.T) {
 
 func TestRedeliveredEventsAreIdempotent(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 300, DuplicateEvents: true})
-	r := run(t, p, 1200, nil)
+	r := run(t, p, 1200)
 	requireExactlyOnce(t, r)
 	for path, f := range p.Workspace.Files() {
 		if f.Writes != 2 {
-			t.Errorf("%s written %d times; each event was delivered twice", path, f.Writes)
+			t.Errorf("%s: writes: got %d, expect 2 (each event was delivered twice)", path, f.Writes)
 		}
 	}
 }
@@ -229,22 +287,28 @@ func TestMalformedEventsAreKept(t *testing.T) {
 	p := startPipeline(t, Options{})
 	ctx := context.Background()
 	res, err := p.Streamer.Invoke(ctx, []byte(`{"Records":[{"eventID":"x",`))
-	if err != nil || res.Error != nil {
-		t.Fatalf("streamer on a malformed event: %+v, %v", res, err)
+	if err != nil {
+		t.Fatalf("streamer on a malformed event: got %v, expect an invocation", err)
+	}
+	if res.Error != nil {
+		t.Fatalf("streamer on a malformed event: got function error %v, expect success (the payload kept)", res.Error)
 	}
 	kept, err := p.ReadObjects(ctx, p.Opts.Prefix+"/_errors/malformed/")
 	if err == nil && len(kept) != 0 {
 		t.Fatal("ReadObjects parsed a malformed payload as JSON lines")
 	}
 	list, err := p.S3Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(p.Opts.Bucket), Prefix: aws.String(p.Opts.Prefix + "/_errors/malformed/")})
-	if err != nil || len(list.Contents) != 1 {
-		t.Fatalf("malformed payload not kept: %v, %v", list, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(list.Contents); got != 1 {
+		t.Fatalf("malformed payloads kept: got %d, expect 1", got)
 	}
 	// An EventBridge "Object Created" event, as the rule delivers, without its object.
 	p.Relay.Enqueue([]byte(`{"version":"0","detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"` + p.Opts.Bucket + `"}}}`))
 	p.Relay.Wait()
 	if failed := p.Relay.Failed(); len(failed) != 1 {
-		t.Fatalf("the malformed event is not in the forwarder's on-failure destination: %d", len(failed))
+		t.Fatalf("events in the forwarder's on-failure destination: got %d, expect the malformed one", len(failed))
 	}
 	if !strings.Contains(p.ForwarderLogs.String(), `"msg":"event not understood"`) {
 		t.Error("the forwarder did not log a clear error")
@@ -253,34 +317,43 @@ func TestMalformedEventsAreKept(t *testing.T) {
 
 func mustSecret(t *testing.T, p *Pipeline) string {
 	t.Helper()
-	p.Secrets.mu.Lock()
-	defer p.Secrets.mu.Unlock()
-	return p.Secrets.secrets[SecretName]
+	value, ok := p.Secrets.Current(SecretName)
+	if !ok {
+		t.Errorf("secret %s: got none, expect the local secret", SecretName)
+	}
+	return value
 }
 
 func TestJobModeStartsOneRunPerObject(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 250, DuplicateEvents: true,
 		ForwarderEnv: map[string]string{"DELIVERY_MODE": "job", "DATABRICKS_JOB_ID": "42"}})
-	r := run(t, p, 1000, nil)
+	r := run(t, p, 1000)
 	requireExactlyOnce(t, r)
 	runs := p.Workspace.Runs()
 	uris := map[string]bool{}
 	for _, run := range runs {
 		uris[run.Params["s3_uri"]] = true
-		if run.JobID != 42 || len(run.IdempotencyToken) != 64 || run.Params["table"] != p.Opts.Table {
-			t.Errorf("run %+v", run)
+		if run.JobID != 42 {
+			t.Errorf("run %s: JobID: got %d, expect 42", run.Params["s3_uri"], run.JobID)
+		}
+		if len(run.IdempotencyToken) != 64 {
+			t.Errorf("run %s: idempotency token: got %q, expect 64 characters", run.Params["s3_uri"], run.IdempotencyToken)
+		}
+		if run.Params["table"] != p.Opts.Table {
+			t.Errorf("run %s: table: got %q, expect %q", run.Params["s3_uri"], run.Params["table"], p.Opts.Table)
 		}
 	}
 	// Every event came twice; the idempotency token kept it to one run.
-	if len(runs) != r.Objects || len(uris) != r.Objects {
-		t.Errorf("%d runs for %d objects (%d distinct)", len(runs), r.Objects, len(uris))
-	}
+	check(t,
+		expectation{field: "runs", got: len(runs), expect: r.Objects},
+		expectation{field: "distinct objects run", got: len(uris), expect: r.Objects},
+	)
 }
 
 func TestDBFSModeStreamsEveryObject(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 250,
 		ForwarderEnv: map[string]string{"DELIVERY_MODE": "dbfs", "DBFS_PATH": "/mnt/cdc/{key}"}})
-	r := run(t, p, 1000, nil)
+	r := run(t, p, 1000)
 	requireExactlyOnce(t, r)
 	objects, err := p.ReadObjects(context.Background(), p.Opts.Prefix+"/table=")
 	if err != nil {
@@ -288,11 +361,16 @@ func TestDBFSModeStreamsEveryObject(t *testing.T) {
 	}
 	files := p.Workspace.DBFSFiles()
 	for _, o := range objects {
-		if f, ok := files["/mnt/cdc/"+o.Key]; !ok || f.SHA256 != o.SHA256 {
-			t.Errorf("%s not delivered intact to DBFS", o.Key)
+		f, ok := files["/mnt/cdc/"+o.Key]
+		if !ok {
+			t.Errorf("%s: not delivered to DBFS", o.Key)
+			continue
+		}
+		if f.SHA256 != o.SHA256 {
+			t.Errorf("%s: DBFS SHA-256: got %s, expect %s", o.Key, f.SHA256, o.SHA256)
 		}
 	}
-	if p.Workspace.DBFSPuts() != 0 {
-		t.Error("the 1 MB-limited dbfs/put was used")
+	if got := p.Workspace.DBFSPuts(); got != 0 {
+		t.Errorf("dbfs/put calls: got %d, expect 0 (it is limited to 1 MB)", got)
 	}
 }

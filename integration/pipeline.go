@@ -21,8 +21,11 @@ import (
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ddbstream/pipeline/integration/eventbus"
 	"github.com/ddbstream/pipeline/integration/poller"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
+	"github.com/ddbstream/pipeline/integration/s3faults"
+	"github.com/ddbstream/pipeline/integration/secretsmanager"
 	"github.com/ddbstream/pipeline/internal/lambdabuild"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
@@ -92,13 +95,13 @@ const SecretName = "local/databricks"
 type Pipeline struct {
 	Opts      Options
 	DDB, S3   *Service
-	S3Faults  *S3Faults
-	Secrets   *SecretsManager
+	S3Faults  *s3faults.Proxy
+	Secrets   *secretsmanager.Endpoint
 	Workspace *fakedatabricks.Workspace // nil with a real workspace
 	Streamer  *runtimeapi.Function
 	Forwarder *runtimeapi.Function
 	Poller    *poller.Poller
-	Relay     *Relay
+	Relay     *eventbus.Relay
 	StreamARN string
 	DynamoDB  *dynamodb.Client
 	S3Client  *s3.Client
@@ -165,12 +168,12 @@ func BuildFunctions(root, dir string) (streamer, forwarder string, err error) {
 }
 
 // Start starts every part and returns once the pipeline runs.
-func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
+func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	opts.defaults()
-	p = &Pipeline{Opts: opts}
+	p := &Pipeline{Opts: opts}
 	defer func() {
 		if err != nil {
-			p.Stop()
+			p.Stop() // what started so far; p itself is not returned
 		}
 	}()
 	tools, err := FindTools(opts.Root)
@@ -195,7 +198,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		return nil, err
 	}
 
-	p.Relay = &Relay{Bucket: opts.Bucket, Prefix: opts.Prefix, Retries: 2,
+	p.Relay = &eventbus.Relay{Bucket: opts.Bucket, Prefix: opts.Prefix, Retries: 2,
 		RetryDelay: 300 * time.Millisecond, Duplicate: opts.DuplicateEvents}
 	relaySrv := p.serve(p.Relay, false)
 	s3Log, err := p.logFile("versitygw.log")
@@ -214,7 +217,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	if _, err := p.S3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(opts.Bucket)}); err != nil {
 		return nil, fmt.Errorf("create bucket: %w", err)
 	}
-	if p.S3Faults, err = NewS3Faults(s3URL); err != nil {
+	if p.S3Faults, err = s3faults.New(s3URL); err != nil {
 		return nil, err
 	}
 	faultSrv := p.serve(p.S3Faults, false)
@@ -232,7 +235,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		forwarderEnv["SSL_CERT_FILE"] = ca // the forwarder trusts the fake's certificate
 		secret = `{"host":"` + wsSrv.URL + `","token":"local-token"}`
 	}
-	p.Secrets = NewSecretsManager(map[string]string{SecretName: secret})
+	p.Secrets = secretsmanager.New(map[string]string{SecretName: secret})
 	smSrv := p.serve(p.Secrets, false)
 
 	common := map[string]string{
@@ -334,6 +337,9 @@ func (p *Pipeline) serve(h interface {
 
 // Stop stops everything; it is safe to call more than once.
 func (p *Pipeline) Stop() {
+	if p.S3Faults != nil {
+		p.S3Faults.Close() // held writes end, so that their server can close
+	}
 	if p.cancel != nil {
 		p.cancel()
 		p.wg.Wait()

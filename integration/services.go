@@ -57,8 +57,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// startLimit bounds how long a service may take to listen: a safety net
+// for a service that hangs, not a wait.
+const startLimit = 60 * time.Second
+
+// dialEvery paces the attempts to connect to a starting service. Neither
+// DynamoDB Local nor versitygw says when it listens, so Start tries to
+// connect until it can: the connection, not the interval, decides.
+const dialEvery = 100 * time.Millisecond
+
 // startService runs cmd in its own process group, its output to log, and
-// waits until addr accepts connections.
+// returns once addr accepts connections, or fails at once if the process
+// exits first.
 func startService(ctx context.Context, name, addr string, cmd *exec.Cmd, log io.Writer) (*Service, error) {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -67,9 +77,13 @@ func startService(ctx context.Context, name, addr string, cmd *exec.Cmd, log io.
 	}
 	s := &Service{Name: name, Addr: addr, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
-	deadline := time.Now().Add(60 * time.Second)
+	ctx, cancel := context.WithTimeout(ctx, startLimit)
+	defer cancel()
+	retry := time.NewTicker(dialEvery)
+	defer retry.Stop()
+	var d net.Dialer
 	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		c, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
 			c.Close()
 			return s, nil
@@ -79,25 +93,30 @@ func startService(ctx context.Context, name, addr string, cmd *exec.Cmd, log io.
 			return nil, fmt.Errorf("%s exited while starting (see its log)", name)
 		case <-ctx.Done():
 			s.Stop()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%s did not listen on %s within %s: %w", name, addr, startLimit, ctx.Err())
+			}
 			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("%s did not listen on %s within 60s", name, addr)
+		case <-retry.C:
 		}
 	}
 }
 
-// Stop ends the service and its children.
+// stopGrace is how long a service may take to exit after SIGTERM before
+// it is killed: shutdown behaviour, which no test waits on.
+const stopGrace = 5 * time.Second
+
+// Stop ends the service and its children and returns once it has exited.
 func (s *Service) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	grace := time.NewTimer(stopGrace)
+	defer grace.Stop()
 	select {
 	case <-s.done:
-	case <-time.After(5 * time.Second):
+	case <-grace.C:
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
 	}

@@ -24,13 +24,30 @@ import (
 // Status is a snapshot of progress.
 type Status struct {
 	StreamRecords, Processed, Invocations, ObjectEvents, Delivered, PendingEvents int
+	// EventsInTransit counts objects S3 stored whose event notification
+	// has not reached the relay yet: the S3 server sends it after the
+	// write, so a drained poller does not mean every event is known.
+	EventsInTransit int
 }
 
 // Status reports progress so far.
 func (p *Pipeline) Status() Status {
+	// The order of the reads matters, so that a Status never looks more
+	// drained than the pipeline is: the poller counts a record processed
+	// only after the proxy noted its object stored; the relay notes a
+	// notification only after queueing its events (Relay.Notified); and an
+	// event stops being pending only after its delivery.
 	st := p.Poller.Stats()
+	stored := p.S3Faults.Stored()
+	notified := p.Relay.Notified()
 	s := Status{StreamRecords: st.Records, Processed: st.Processed, Invocations: st.Invocations,
-		ObjectEvents: len(p.Relay.Arrived()), PendingEvents: p.Relay.Pending()}
+		ObjectEvents: len(p.Relay.Arrived())}
+	s.PendingEvents = p.Relay.Pending()
+	for _, key := range stored {
+		if !notified[key] {
+			s.EventsInTransit++
+		}
+	}
 	if p.Workspace != nil {
 		// Each mode leaves its own trace: a file, a DBFS file, a run, a load.
 		s.Delivered = len(p.Workspace.Files()) + len(p.Workspace.DBFSFiles()) + len(p.Workspace.Runs()) + len(p.Workspace.Loads())
@@ -38,34 +55,40 @@ func (p *Pipeline) Status() Status {
 	return s
 }
 
+// progressEvery paces Drain's progress reports; it decides nothing.
+const progressEvery = 2 * time.Second
+
 // Drain waits until records stream records have been processed, every
-// object event has been handled and, with the fake workspace, every
-// object has been delivered.
+// object written has had its event notification, every object event has
+// been handled and, with the fake workspace, every object has been
+// delivered. It sleeps on the parts' Changed channels and looks at the
+// state only when one of them changed, so no interval or grace period
+// decides when the pipeline is drained; ctx bounds the wait.
 func (p *Pipeline) Drain(ctx context.Context, records int, progress func(Status)) error {
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
-	last := time.Now()
 	for {
+		// Taken before the state is read: a change after the read closes
+		// one of them, so no change is missed.
+		polled, stored, relayed := p.Poller.Changed(), p.S3Faults.Changed(), p.Relay.Changed()
 		s := p.Status()
-		done := s.Processed >= records && s.PendingEvents == 0 && (p.Workspace == nil || s.Delivered >= s.ObjectEvents)
-		if done {
-			// Let notifications of the last writes arrive.
-			time.Sleep(500 * time.Millisecond)
-			if s2 := p.Status(); s2.PendingEvents == 0 && (p.Workspace == nil || s2.Delivered >= s2.ObjectEvents) {
-				return nil
-			}
+		settled := s.PendingEvents == 0 && s.EventsInTransit == 0
+		if s.Processed >= records && settled && (p.Workspace == nil || s.Delivered >= s.ObjectEvents) {
+			return nil
 		}
-		if failed := len(p.Relay.Failed()); failed > 0 && s.PendingEvents == 0 && s.Processed >= records {
-			return fmt.Errorf("%d object events went to the forwarder's on-failure destination; first: %s", failed, p.Relay.Failed()[0])
-		}
-		if progress != nil && time.Since(last) >= 2*time.Second {
-			progress(s)
-			last = time.Now()
+		if failed := p.Relay.Failed(); len(failed) > 0 && settled && s.Processed >= records {
+			return fmt.Errorf("%d object events went to the forwarder's on-failure destination; first: %s", len(failed), failed[0])
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("pipeline did not drain: %+v: %w", s, ctx.Err())
+		case <-polled:
+		case <-stored:
+		case <-relayed:
 		case <-tick.C:
+			if progress != nil {
+				progress(s)
+			}
 		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"github.com/ddbstream/pipeline/integration/internal/wake"
 )
 
 // Invoker runs the function on one event. fnErr reports a function error
@@ -42,7 +44,8 @@ type Config struct {
 	// MaxRetryAttempts bounds retries of one batch (or half of it).
 	MaxRetryAttempts int
 	BisectOnError    bool
-	// RetryDelay paces retries.
+	// RetryDelay paces retries, as the mapping spaces them. Nothing waits
+	// on it: Stats and Changed report when a retry has happened.
 	RetryDelay time.Duration
 	Invoke     Invoker
 	OnFailure  func(FailedBatch)
@@ -60,12 +63,13 @@ type Stats struct {
 
 // Poller is one event source mapping.
 type Poller struct {
-	cfg    Config
-	sdk    *dynamodbstreams.Client
-	http   *http.Client
-	signer *v4.Signer
-	mu     sync.Mutex
-	stats  Stats
+	cfg     Config
+	sdk     *dynamodbstreams.Client
+	http    *http.Client
+	signer  *v4.Signer
+	mu      sync.Mutex
+	stats   Stats
+	changed wake.Signal
 }
 
 // New returns a poller.
@@ -84,7 +88,25 @@ func New(cfg Config) *Poller {
 // Stats returns the counters so far.
 func (p *Poller) Stats() Stats { p.mu.Lock(); defer p.mu.Unlock(); return p.stats }
 
-func (p *Poller) count(f func(*Stats)) { p.mu.Lock(); f(&p.stats); p.mu.Unlock() }
+// Changed returns a channel closed when Stats next changes, so that a
+// waiter (integration.Pipeline.Drain) wakes on progress instead of
+// polling.
+func (p *Poller) Changed() <-chan struct{} { return p.changed.C() }
+
+func (p *Poller) count(f func(*Stats)) {
+	p.mu.Lock()
+	f(&p.stats)
+	p.mu.Unlock()
+	p.changed.Notify()
+}
+
+// discoverEvery and pollEvery pace the mapping's own polling, as the
+// Lambda service polls a stream several times a second: they are the
+// model's behaviour, and no test waits on them (Changed reports progress).
+const (
+	discoverEvery = time.Second
+	pollEvery     = 50 * time.Millisecond
+)
 
 // Run polls until ctx ends, a shard at a time per lineage.
 func (p *Poller) Run(ctx context.Context) error {
@@ -130,7 +152,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			return err
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(discoverEvery):
 		}
 	}
 }
@@ -181,7 +203,7 @@ func (p *Poller) shard(ctx context.Context, shardID string) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pollEvery):
 		}
 	}
 }

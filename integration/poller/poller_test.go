@@ -65,9 +65,15 @@ func TestRetriesFromTheLowestReportedFailure(t *testing.T) {
 	if err := p.process(context.Background(), "shard-1", recs(5)); err != nil {
 		t.Fatal(err)
 	}
-	want := [][]string{{"001", "002", "003", "004", "005"}, {"003", "004", "005"}}
-	if !reflect.DeepEqual(s.calls, want) || len(failed) != 0 || p.Stats().Processed != 5 {
-		t.Errorf("calls %v, failed %v, stats %+v", s.calls, failed, p.Stats())
+	expect := [][]string{{"001", "002", "003", "004", "005"}, {"003", "004", "005"}}
+	if !reflect.DeepEqual(s.calls, expect) {
+		t.Errorf("calls: got %v, expect %v", s.calls, expect)
+	}
+	if len(failed) != 0 {
+		t.Errorf("on-failure: got %+v, expect none", failed)
+	}
+	if got := p.Stats().Processed; got != 5 {
+		t.Errorf("Processed: got %d, expect 5", got)
 	}
 }
 
@@ -79,16 +85,23 @@ func TestFunctionErrorsRetryTheSameBatchThenGoToTheDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(s.calls) != 3 {
-		t.Fatalf("%d calls; want the first and 2 retries", len(s.calls))
+		t.Fatalf("calls: got %d, expect 3 (the first and 2 retries)", len(s.calls))
 	}
-	for _, c := range s.calls {
-		if !reflect.DeepEqual(c, []string{"001", "002", "003", "004"}) {
-			t.Errorf("retry of a different batch: %v", c)
+	for i, c := range s.calls {
+		if expect := []string{"001", "002", "003", "004"}; !reflect.DeepEqual(c, expect) {
+			t.Errorf("call %d: got %v, expect the same batch %v", i+1, c, expect)
 		}
 	}
-	want := []FailedBatch{{ShardID: "shard-1", StartSequenceNumber: "001", EndSequenceNumber: "004", BatchSize: 4, Reason: "function error: Runtime.ExitError"}}
-	if !reflect.DeepEqual(failed, want) || p.Stats().Discarded != 4 || p.Stats().Processed != 4 {
-		t.Errorf("failed %+v, stats %+v", failed, p.Stats())
+	expect := []FailedBatch{{ShardID: "shard-1", StartSequenceNumber: "001", EndSequenceNumber: "004", BatchSize: 4, Reason: "function error: Runtime.ExitError"}}
+	if !reflect.DeepEqual(failed, expect) {
+		t.Errorf("on-failure: got %+v, expect %+v", failed, expect)
+	}
+	st := p.Stats()
+	if st.Discarded != 4 {
+		t.Errorf("Discarded: got %d, expect 4", st.Discarded)
+	}
+	if st.Processed != 4 {
+		t.Errorf("Processed: got %d, expect 4", st.Processed)
 	}
 }
 
@@ -106,11 +119,17 @@ func TestBisectIsolatesAFailingRecord(t *testing.T) {
 	if err := p.process(context.Background(), "shard-1", recs(4)); err != nil {
 		t.Fatal(err)
 	}
-	if len(failed) != 1 || failed[0].StartSequenceNumber != "003" || failed[0].BatchSize != 1 {
-		t.Fatalf("failed %+v after calls %v", failed, s.calls)
+	if len(failed) != 1 {
+		t.Fatalf("on-failure: got %d batches (%+v) after calls %v, expect 1", len(failed), failed, s.calls)
 	}
-	if p.Stats().Processed != 4 {
-		t.Errorf("stats %+v", p.Stats())
+	if got := failed[0].StartSequenceNumber; got != "003" {
+		t.Errorf("on-failure StartSequenceNumber: got %s, expect 003", got)
+	}
+	if got := failed[0].BatchSize; got != 1 {
+		t.Errorf("on-failure BatchSize: got %d, expect 1", got)
+	}
+	if got := p.Stats().Processed; got != 4 {
+		t.Errorf("Processed: got %d, expect 4", got)
 	}
 }
 
@@ -126,7 +145,33 @@ func TestUnknownIdentifierFailsTheWholeBatch(t *testing.T) {
 	if err := p.process(context.Background(), "s", recs(3)); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.calls) != 2 || len(s.calls[1]) != 3 {
-		t.Errorf("calls %v; want the whole batch retried", s.calls)
+	if len(s.calls) != 2 {
+		t.Fatalf("calls: got %d (%v), expect 2", len(s.calls), s.calls)
+	}
+	if got := len(s.calls[1]); got != 3 {
+		t.Errorf("retry: got %d records, expect the whole batch of 3", got)
+	}
+}
+
+func TestChangedWakesOnEveryCount(t *testing.T) {
+	s := &scripted{t: t, answer: func(int, []string) (string, error) { return `{}`, nil }}
+	var failed []FailedBatch
+	p := newPoller(s, 0, false, &failed)
+	changed := p.Changed()
+	select {
+	case <-changed:
+		t.Fatal("before any batch: got Changed closed, expect open")
+	default:
+	}
+	if err := p.process(context.Background(), "shard-1", recs(2)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("after a batch: got Changed open, expect closed")
+	}
+	if got := p.Stats().Processed; got != 2 {
+		t.Errorf("Processed: got %d, expect 2", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -75,9 +76,15 @@ type invocation struct {
 	deadline time.Time
 	done     chan Result
 	once     sync.Once
+	// killed marks an invocation KillWhen chose: whatever its process
+	// answers before the kill lands is ignored, so it always fails.
+	killed atomic.Bool
 }
 
 func (inv *invocation) finish(r Result) {
+	if inv.killed.Load() {
+		return
+	}
 	inv.once.Do(func() { inv.done <- r })
 }
 
@@ -106,7 +113,9 @@ func Start(cfg Config) (*Function, error) {
 }
 
 // KillWhen makes the emulator kill the process as soon as it has taken an
-// invocation for which hook returns true, as a crash mid-batch would.
+// invocation for which hook returns true, as a crash mid-batch would: the
+// kill follows the handing over of the invocation, not a delay, so the
+// invocation always fails with Runtime.ExitError.
 func (f *Function) KillWhen(hook func(requestID string) bool) {
 	f.curMu.Lock()
 	f.killHook = hook
@@ -245,12 +254,17 @@ func (f *Function) handleNext(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:"+f.cfg.Name)
 	w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0")
 	w.Header().Set("Content-Type", "application/json")
+	kill := hook != nil && proc != nil && hook(inv.id)
+	inv.killed.Store(kill)
 	_, _ = w.Write(inv.payload)
-	if hook != nil && proc != nil && hook(inv.id) {
-		go func() {
-			time.Sleep(20 * time.Millisecond) // the function has started on the batch
-			_ = syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
-		}()
+	if kill {
+		// The whole invocation is on its way to the process before the
+		// kill, so the crash is one mid-invocation (Invoke reports the
+		// exit), never one before the invocation was taken.
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		_ = syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
 	}
 }
 

@@ -106,18 +106,32 @@ func TestSmokeFindsCanaryAndDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(r.ObjectKey, "s-2-3.jsonl.gz") || len(r.RecentErrors) != 1 || !strings.HasPrefix(r.Canary, "smoke#") {
-		t.Errorf("result %+v", r)
+	if !strings.HasSuffix(r.ObjectKey, "s-2-3.jsonl.gz") {
+		t.Errorf("ObjectKey: got %q, expect the canary's object, ending s-2-3.jsonl.gz", r.ObjectKey)
 	}
-	if !strings.Contains(out.String(), "1 error log lines") || !strings.Contains(strings.Join(f.patterns, " "), `$.key = "`+r.ObjectKey+`"`) {
-		t.Errorf("output %s; patterns %v", out.String(), f.patterns)
+	if len(r.RecentErrors) != 1 {
+		t.Errorf("RecentErrors: got %d (%q), expect 1", len(r.RecentErrors), r.RecentErrors)
+	}
+	if !strings.HasPrefix(r.Canary, "smoke#") {
+		t.Errorf("Canary: got %q, expect it to begin smoke#", r.Canary)
+	}
+	if expect := "1 error log lines"; !strings.Contains(out.String(), expect) {
+		t.Errorf("output: got %q, expect it to contain %q", out.String(), expect)
+	}
+	if expect := `$.key = "` + r.ObjectKey + `"`; !strings.Contains(strings.Join(f.patterns, " "), expect) {
+		t.Errorf("filter patterns: got %q, expect one with %s", f.patterns, expect)
 	}
 }
 
 func TestSmokeTimesOutWithoutDelivery(t *testing.T) {
 	_, err := checker(newFake()).Run(context.Background(), "DdbStreamPipeline")
-	if err == nil || !strings.Contains(err.Error(), "timed out") || !strings.Contains(err.Error(), "deliver") {
-		t.Fatalf("err = %v", err)
+	if err == nil {
+		t.Fatal("error: got none, expect a timeout")
+	}
+	for _, expect := range []string{"timed out", "deliver"} {
+		if !strings.Contains(err.Error(), expect) {
+			t.Errorf("error: got %q, expect it to contain %q", err, expect)
+		}
 	}
 }
 
@@ -125,7 +139,7 @@ func TestSmokeNeedsPipelineOutputs(t *testing.T) {
 	f := newFake()
 	delete(f.outputs, "BucketName")
 	_, err := checker(f).Run(context.Background(), "Other")
-	if err == nil || !strings.Contains(err.Error(), "lacks outputs BucketName") {
-		t.Fatalf("err = %v", err)
+	if expect := "lacks outputs BucketName"; err == nil || !strings.Contains(err.Error(), expect) {
+		t.Fatalf("error: got %v, expect one containing %q", err, expect)
 	}
 }

@@ -26,7 +26,7 @@ func main() {
 			os.Exit(2)
 		case "deadline":
 			d, _ := ctx.Deadline()
-			return time.Until(d).Round(time.Second).String(), nil
+			return d.UTC().Format(time.RFC3339Nano), nil
 		}
 		lc, _ := lambdacontext.FromContext(ctx)
 		return strings.ToUpper(in) + " " + lc.AwsRequestID + " " + os.Getenv("GREETING"), nil

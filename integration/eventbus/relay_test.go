@@ -1,4 +1,4 @@
-package integration
+package eventbus
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"sync"
@@ -18,7 +19,7 @@ import (
 	"github.com/ddbstream/pipeline/internal/s3event"
 )
 
-// The testdata/relay/*.json inputs are versitygw v1.2.0's webhook posts
+// The testdata/*.json inputs are versitygw v1.2.0's webhook posts
 // (s3event.EventRecord): one record each, keys not URL-encoded, quoted
 // ETags, "s3:" event names, sequencers in hex, restore data with empty
 // times. expect_*.json are the events S3 sends to EventBridge for them;
@@ -26,12 +27,15 @@ import (
 
 func relayFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/relay/" + name)
+	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
+
+// dataKey is the key of put_data.json's object.
+const dataKey = "cdc/table=Orders/dt=2026-11-22/hour=18/a b+c=1.jsonl.gz"
 
 var (
 	uuidForm      = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -164,8 +168,11 @@ func TestRelayedEventsReadAsTheRightObject(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the forwarder cannot read the relayed event: %v", err)
 	}
-	if ev.Source != s3event.EventBridge || len(ev.Objects) != 1 {
-		t.Fatalf("got source %v with %d objects, expect eventbridge with 1", ev.Source, len(ev.Objects))
+	if ev.Source != s3event.EventBridge {
+		t.Errorf("Source: got %v, expect %v", ev.Source, s3event.EventBridge)
+	}
+	if len(ev.Objects) != 1 {
+		t.Fatalf("objects: got %d, expect 1", len(ev.Objects))
 	}
 	got := ev.Objects[0]
 	for _, f := range []struct {
@@ -196,8 +203,11 @@ func TestRelayConvertsNothingElse(t *testing.T) {
 		"not records": `{}`,
 	} {
 		events, err := eventBridgeEvents([]byte(body))
-		if err != nil || len(events) != 0 {
-			t.Errorf("%s: got %d events, %v; expect none and no error", name, len(events), err)
+		if err != nil {
+			t.Errorf("%s: error: got %v, expect none", name, err)
+		}
+		if len(events) != 0 {
+			t.Errorf("%s: events: got %d, expect none", name, len(events))
 		}
 	}
 	for name, body := range map[string]string{
@@ -257,11 +267,30 @@ func TestRelayDeliversWhatTheRuleMatches(t *testing.T) {
 		t.Errorf("Received: got %d, expect 1", received)
 	}
 	arrived := r.Arrived()
-	if _, ok := arrived["cdc/table=Orders/dt=2026-11-22/hour=18/a b+c=1.jsonl.gz"]; !ok || len(arrived) != 1 {
-		t.Errorf("Arrived: got %v, expect the data key only", arrived)
+	if _, ok := arrived[dataKey]; !ok {
+		t.Errorf("Arrived: got %v, expect the data key", arrived)
 	}
-	if failed, pending := r.Failed(), r.Pending(); len(failed) != 0 || pending != 0 {
-		t.Errorf("got %d failed and %d pending, expect none", len(failed), pending)
+	if len(arrived) != 1 {
+		t.Errorf("Arrived: got %d keys, expect 1 (the data key only)", len(arrived))
+	}
+	if failed := r.Failed(); len(failed) != 0 {
+		t.Errorf("Failed: got %d, expect none", len(failed))
+	}
+	if pending := r.Pending(); pending != 0 {
+		t.Errorf("Pending: got %d, expect none", pending)
+	}
+	// Every created or deleted notification is noted, matched or not.
+	expectNotified := map[string]bool{
+		dataKey: true,
+		"cdc/_errors/table=Orders/dt=2026-11-22/hour=18/s-1-2.jsonl.gz":  true,
+		"cdc/_errors/malformed/5d41402abc4b2a76b9719d911017c592.json.gz": true,
+		"cdc/table=Orders/dt=2026-11-22/hour=18/s-1-2.jsonl.gz":          true, // in the other bucket
+	}
+	if got := r.Notified(); !reflect.DeepEqual(got, expectNotified) {
+		t.Errorf("Notified: got %v, expect %v", got, expectNotified)
+	}
+	if got := r.Invocations(); got != 2 {
+		t.Errorf("Invocations: got %d, expect 2", got)
 	}
 }
 
@@ -292,7 +321,86 @@ func TestRelayRetriesThenSendsToOnFailure(t *testing.T) {
 	if calls != 3 {
 		t.Errorf("invocations: got %d, expect 3 (1 + 2 retries)", calls)
 	}
-	if failed := r.Failed(); len(failed) != 1 || string(failed[0]) != `{}` {
-		t.Errorf("on-failure: got %q, expect the event once", failed)
+	failed := r.Failed()
+	if len(failed) != 1 {
+		t.Fatalf("on-failure: got %d events, expect 1", len(failed))
+	}
+	if string(failed[0]) != `{}` {
+		t.Errorf("on-failure event: got %q, expect %q", failed[0], `{}`)
+	}
+}
+
+func TestRelayRunsAHookBeforeTheNthInvocation(t *testing.T) {
+	var mu sync.Mutex
+	var trace []string
+	r := &Relay{Retries: 1, Invoke: func(_ context.Context, p []byte) (error, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		trace = append(trace, "invoke "+string(p))
+		if string(p) == "fails" {
+			return errors.New("function error"), nil
+		}
+		return nil, nil
+	}}
+	for _, n := range []int{2, 3} {
+		r.BeforeInvocation(n, func() {
+			mu.Lock()
+			trace = append(trace, fmt.Sprintf("hook %d", n))
+			mu.Unlock()
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	r.Enqueue([]byte("fails")) // invocations 1 and 2 (its retry)
+	r.Enqueue([]byte("ok"))    // invocation 3
+	r.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	expect := []string{"invoke fails", "hook 2", "invoke fails", "hook 3", "invoke ok"}
+	if !reflect.DeepEqual(trace, expect) {
+		t.Errorf("trace: got %q, expect %q", trace, expect)
+	}
+	if got := r.Invocations(); got != 3 {
+		t.Errorf("Invocations: got %d, expect 3", got)
+	}
+}
+
+func TestRelayChangedWakesOnNotificationAndOnHandling(t *testing.T) {
+	release := make(chan struct{})
+	r := &Relay{Bucket: "cdc-local", Prefix: "cdc", Invoke: func(context.Context, []byte) (error, error) {
+		<-release
+		return nil, nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	notified := r.Changed()
+	resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(relayFixture(t, "put_data.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case <-notified:
+	default:
+		t.Error("after a notification: got Changed open, expect it closed")
+	}
+	// The notification is noted and its event pending before the answer.
+	if got := r.Notified(); !got[dataKey] {
+		t.Errorf("Notified: got %v, expect the data key", got)
+	}
+	if got := r.Pending(); got != 1 {
+		t.Errorf("Pending while the forwarder runs: got %d, expect 1", got)
+	}
+
+	handled := r.Changed()
+	close(release)
+	<-handled // closed once the event has been handled: no sleep, no poll
+	if got := r.Pending(); got != 0 {
+		t.Errorf("Pending once handled: got %d, expect 0", got)
 	}
 }

@@ -1,4 +1,4 @@
-package integration
+package secretsmanager
 
 import (
 	"encoding/json"
@@ -9,37 +9,57 @@ import (
 	"time"
 )
 
-// SecretsManager serves GetSecretValue and PutSecretValue in the Secrets
-// Manager JSON protocol, so the real SDK reads secrets from it.
-type SecretsManager struct {
+// Endpoint is a Secrets Manager endpoint holding string secrets by name.
+// It checks that requests are SigV4-signed (not the signature itself), so
+// that a client without credentials fails here as it would in AWS.
+type Endpoint struct {
 	mu      sync.Mutex
 	secrets map[string]string
 	version int
 	reads   int
 }
 
-// NewSecretsManager returns an endpoint holding secrets by name.
-func NewSecretsManager(secrets map[string]string) *SecretsManager {
-	m := &SecretsManager{secrets: map[string]string{}}
+// New returns an endpoint holding a copy of secrets (name to value).
+func New(secrets map[string]string) *Endpoint {
+	m := &Endpoint{secrets: map[string]string{}}
 	for k, v := range secrets {
 		m.secrets[k] = v
 	}
 	return m
 }
 
-// Rotate replaces a secret's value, as a rotation does.
-func (m *SecretsManager) Rotate(name, value string) {
+// Rotate replaces a secret's value with a new version, as a rotation
+// does: the next GetSecretValue returns it.
+func (m *Endpoint) Rotate(name, value string) {
 	m.mu.Lock()
 	m.secrets[name] = value
 	m.version++
 	m.mu.Unlock()
 }
 
-// Reads counts GetSecretValue calls.
-func (m *SecretsManager) Reads() int { m.mu.Lock(); defer m.mu.Unlock(); return m.reads }
+// Current returns a secret's current value, so that a test can derive
+// the rotated value from it; ok is false for an unknown name.
+func (m *Endpoint) Current(name string) (value string, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	value, ok = m.secrets[name]
+	return value, ok
+}
 
-// ServeHTTP answers one Secrets Manager API call.
-func (m *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Reads counts GetSecretValue calls, found or not: tests use it to see
+// that a client caches.
+func (m *Endpoint) Reads() int { m.mu.Lock(); defer m.mu.Unlock(); return m.reads }
+
+// arnPrefix is how this endpoint's secrets ARNs begin; the account is
+// the one the local pipeline uses throughout.
+const arnPrefix = "arn:aws:secretsmanager:us-east-1:000000000000:secret:"
+
+// ServeHTTP answers one Secrets Manager API call, named by X-Amz-Target.
+// A secret is found by its name or by an ARN ending in ":secret:" and the
+// name, without the six-character suffix AWS adds. PutSecretValue
+// creates a secret it does not know (AWS would refuse): the local
+// pipeline never relies on that refusal.
+func (m *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	fail := func(status int, typ, msg string) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -74,7 +94,7 @@ func (m *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:" + name + "-AbCdEf", "Name": name,
+			"ARN": arnPrefix + name + "-AbCdEf", "Name": name,
 			"SecretString": value, "VersionId": fmt.Sprintf("v%d", m.version), "VersionStages": []string{"AWSCURRENT"},
 			"CreatedDate": float64(time.Now().Unix()),
 		})
