@@ -34,12 +34,15 @@ func parseStreamARN(arn []byte) (table, label []byte, ok bool) {
 
 // ValidTableName reports whether name uses only the characters DynamoDB
 // allows in table names, which also makes it safe in S3 keys unescaped.
-func ValidTableName(name []byte) bool {
+func ValidTableName(name []byte) bool { return validTableName(name) }
+
+// validTableName is ValidTableName for a string too, without converting.
+func validTableName[T string | []byte](name T) bool {
 	if len(name) == 0 || len(name) > 255 {
 		return false
 	}
-	for _, c := range name {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '_' || c == '-' || c == '.') {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '_' || c == '-' || c == '.') {
 			return false
 		}
 	}

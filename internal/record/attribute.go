@@ -68,27 +68,51 @@ func (c *Converter) attrMap(b []byte, i, depth int, dst []byte) ([]byte, int, er
 	return append(dst, '}'), end, nil
 }
 
-// attr converts one attribute value, {"<type>": value}.
-func (c *Converter) attr(b []byte, i, depth int, dst []byte) ([]byte, int, error) {
+// attrOpen reads the start of an attribute value, {"<type>": value}, at
+// b[i]: it returns the type and the index of the value. attr and keyValue
+// share it so that a key and an image report a malformed value alike.
+func attrOpen(b []byte, i int) (typ []byte, j int, err error) {
 	if b[i] != '{' {
-		return dst, 0, convErr(`attribute value must be an object such as {"S": "text"}`)
+		return nil, 0, convErr(`attribute value must be an object such as {"S": "text"}`)
 	}
-	j := skipWS(b, i+1)
+	j = skipWS(b, i+1)
 	if j >= len(b) {
-		return dst, 0, syntaxErr(j, "unexpected end of input")
+		return nil, 0, syntaxErr(j, "unexpected end of input")
 	}
 	if b[j] == '}' {
-		return dst, 0, convErr("attribute value has no type")
+		return nil, 0, convErr("attribute value has no type")
 	}
 	if b[j] != '"' {
-		return dst, 0, syntaxErr(j, "expected object key")
+		return nil, 0, syntaxErr(j, "expected object key")
 	}
 	ke, err := scanString(b, j)
 	if err != nil {
-		return dst, 0, err
+		return nil, 0, err
 	}
-	typ := b[j+1 : ke-1]
+	typ = b[j+1 : ke-1]
 	if j, err = expect(b, ke, ':'); err != nil {
+		return nil, 0, err
+	}
+	return typ, j, nil
+}
+
+// attrClose checks that the attribute value ends at b[j], just past its
+// one typed value, and returns the index past the closing brace.
+func attrClose(b []byte, j int) (int, error) {
+	j = skipWS(b, j)
+	if j < len(b) && b[j] == ',' {
+		return 0, convErr("attribute value has more than one type")
+	}
+	if j >= len(b) || b[j] != '}' {
+		return 0, syntaxErr(j, "expected '}'")
+	}
+	return j + 1, nil
+}
+
+// attr converts one attribute value, {"<type>": value}.
+func (c *Converter) attr(b []byte, i, depth int, dst []byte) ([]byte, int, error) {
+	typ, j, err := attrOpen(b, i)
+	if err != nil {
 		return dst, 0, err
 	}
 	typed := c.format == DynamoDB
@@ -172,17 +196,13 @@ func (c *Converter) attr(b []byte, i, depth int, dst []byte) ([]byte, int, error
 	if err != nil {
 		return dst, 0, err
 	}
-	j = skipWS(b, j)
-	if j < len(b) && b[j] == ',' {
-		return dst, 0, convErr("attribute value has more than one type")
-	}
-	if j >= len(b) || b[j] != '}' {
-		return dst, 0, syntaxErr(j, "expected '}'")
+	if j, err = attrClose(b, j); err != nil {
+		return dst, 0, err
 	}
 	if typed {
 		dst = append(dst, '}')
 	}
-	return dst, j + 1, nil
+	return dst, j, nil
 }
 
 // list converts a JSON array whose elements each go through elem.

@@ -33,6 +33,16 @@ type Converter struct {
 	line                   []byte
 	rec                    Record
 	f                      envelope
+
+	// kbuf and kspans gather key attributes before they are sorted, and
+	// unq holds a string with its escapes resolved (keys.go).
+	kbuf   []byte
+	kspans []keySpan
+	unq    []byte
+	// snapKey is the order key of snapshot rows exported at snapTime, kept
+	// because orderkey.Snapshot allocates it.
+	snapTime time.Time
+	snapKey  string
 }
 
 // Option configures a Converter.

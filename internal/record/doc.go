@@ -8,12 +8,21 @@
 // valid JSON is an event-level *SyntaxError; a record that is valid JSON but
 // cannot be converted (unknown attribute type, missing field) is reported
 // per record as a *ConversionError so the rest of the batch still flows.
+//
+// The same converter and envelope turn a table export's items into
+// snapshot lines (ConvertItem), so a backfill's lines have the stream
+// lines' types. Every line carries an order key (internal/orderkey) that
+// orders an item's stream and snapshot lines as a plain string, and keys
+// written canonically, the same bytes for an item whether it came from the
+// stream, an export or a Scan (AppendKeys).
 package record
 
 // Where things are, one concern per file:
 //
 //   - convert.go: the Converter, its options and the Record it hands over
 //   - walk.go: walking the event, its Records and each record's envelope
+//   - snapshot.go: table export items as snapshot lines; AppendImage
+//   - keys.go: the canonical keys field, the key schema; AppendKeys
 //   - attribute.go: attribute values in the plain and dynamodb image formats
 //   - line.go: the output line, its field names and their order
 //   - arn.go, time.go: eventSourceARN and ApproximateCreationDateTime

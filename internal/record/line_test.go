@@ -34,8 +34,9 @@ func topLevelKeys(t *testing.T, line []byte) []string {
 }
 
 // TestLineFieldOrder holds the line assembly to the Fields table: every
-// line carries its fields in the table's order, leaves out only the
-// optional ones, and across the fixtures every field is written.
+// stream line carries its fields in the table's order, leaves out only the
+// optional ones, and across the fixtures every field is written; every
+// snapshot line carries the fields a snapshot has, in the same order.
 func TestLineFieldOrder(t *testing.T) {
 	optional := map[string]bool{
 		FieldNewImage: true, FieldOldImage: true, FieldSizeBytes: true, FieldStreamViewType: true,
@@ -75,6 +76,31 @@ func TestLineFieldOrder(t *testing.T) {
 			}
 		}
 	}
+	// A snapshot line has every field but the stream's own.
+	var want []string
+	for _, f := range Fields() {
+		switch f {
+		case FieldOldImage, FieldSequenceNumber, FieldSizeBytes, FieldStreamViewType:
+		default:
+			want = append(want, f)
+		}
+	}
+	for table, fx := range exportFixtures(t) {
+		for _, format := range []ImageFormat{Plain, DynamoDB} {
+			c := NewConverter(WithImageFormat(format))
+			exportLines(t, fx, func(file string, n int, item []byte) {
+				s := fx.snap
+				s.DataFile = file
+				line, err := c.ConvertItem(item, &s, n)
+				if err != nil {
+					t.Fatalf("%s %s:%d: %v", table, file, n, err)
+				}
+				if keys := topLevelKeys(t, line); !slices.Equal(keys, want) {
+					t.Errorf("%s/%s %s:%d: fields %q; want %q", table, format, file, n, keys, want)
+				}
+			})
+		}
+	}
 	for _, f := range Fields() {
 		if !seen[f] {
 			t.Errorf("no fixture line has the field %q", f)
@@ -88,7 +114,7 @@ func TestFieldsIsACopy(t *testing.T) {
 	if Fields()[0] != FieldEventID {
 		t.Error("changing the slice Fields returned changed the record format")
 	}
-	if len(Fields()) != len(fields) || len(fields) != 11 {
-		t.Errorf("Fields() has %d names; want the 11 of the record format", len(Fields()))
+	if len(Fields()) != len(fields) || len(fields) != 12 {
+		t.Errorf("Fields() has %d names; want the 12 of the record format", len(Fields()))
 	}
 }

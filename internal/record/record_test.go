@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ddbstream/pipeline/internal/orderkey"
 	"github.com/ddbstream/pipeline/internal/testing/eventgen"
 )
 
@@ -200,7 +201,7 @@ func TestMatchesReference(t *testing.T) {
 	payloads := map[string][]byte{"generated": eventgen.Event(eventgen.Options{
 		Records: 300, ItemBytes: 300, Table: "Gen", Start: time.Unix(1795453445, 0), FirstSequence: 1, Seed: 7})}
 	for _, path := range fixtures(t) {
-		if filepath.Base(path) == "bad_records.json" {
+		if strings.HasPrefix(filepath.Base(path), "bad_") {
 			continue
 		}
 		b, err := os.ReadFile(path)
@@ -222,6 +223,10 @@ func TestMatchesReference(t *testing.T) {
 				ref := ev.Records[r.Index]
 				got := decodeLine(t, r.Line)
 				arn := strings.Split(ref.EventSourceArn, "/")
+				key, err := orderkey.Stream(ref.Change.ApproximateCreationDateTime.Time, ref.Change.SequenceNumber)
+				if err != nil {
+					t.Fatalf("record %d: %v", r.Index, err)
+				}
 				want := map[string]any{
 					"eventID":                     ref.EventID,
 					"eventName":                   ref.EventName,
@@ -229,6 +234,7 @@ func TestMatchesReference(t *testing.T) {
 					"keys":                        plainMap(t, ref.Change.Keys),
 					"sequenceNumber":              ref.Change.SequenceNumber,
 					"approximateCreationDateTime": ref.Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339Nano),
+					"orderKey":                    key,
 					"sizeBytes":                   json.Number(fmt.Sprint(ref.Change.SizeBytes)),
 					"streamViewType":              ref.Change.StreamViewType,
 					"ttlDelete": ref.EventName == "REMOVE" && ref.UserIdentity != nil &&
@@ -256,7 +262,7 @@ func TestMatchesReference(t *testing.T) {
 // back to exactly the attribute values that came in.
 func TestDynamoDBFormatRoundTrip(t *testing.T) {
 	for _, path := range fixtures(t) {
-		if filepath.Base(path) == "bad_records.json" {
+		if strings.HasPrefix(filepath.Base(path), "bad_") {
 			continue
 		}
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -365,11 +371,7 @@ func TestConversionErrors(t *testing.T) {
 }
 
 func TestBadRecordsKeepTheirPlace(t *testing.T) {
-	payload, err := os.ReadFile("testdata/bad_records.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
+	checkRecordErrors(t, "testdata/bad_records.json", []string{
 		"",
 		`dynamodb.NewImage.when: unknown attribute type "DATE"`,
 		`dynamodb.NewImage.nested.list[1]: N value "12abc" is not a number`,
@@ -379,6 +381,29 @@ func TestBadRecordsKeepTheirPlace(t *testing.T) {
 		`dynamodb.Keys.id: attribute value has more than one type`,
 		`eventSourceARN: "arn:aws:s3:::bucket" is not a DynamoDB stream ARN`,
 		"",
+	})
+}
+
+// TestOrderAndKeyErrors: a record that cannot be ordered, or whose keys
+// cannot be written canonically, is a conversion error.
+func TestOrderAndKeyErrors(t *testing.T) {
+	checkRecordErrors(t, "testdata/bad_keys_and_order.json", []string{
+		"",
+		`dynamodb.ApproximateCreationDateTime: is missing, so the record has no order key`,
+		`dynamodb.SequenceNumber: "50000000000000000000000000000000000000010" is not a sequence number (1 to 40 digits)`,
+		`dynamodb.Keys.id: key attribute must be of type S, N or B, not "M"`,
+		`dynamodb.Keys: key attribute "id" appears twice`,
+		`dynamodb.Keys.id: string has an unpaired surrogate \ud800`,
+	})
+}
+
+// checkRecordErrors converts the fixture at path and checks each record's
+// error, "" for a record that converts.
+func checkRecordErrors(t *testing.T, path string, want []string) {
+	t.Helper()
+	payload, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var got []string
 	_, err = NewConverter().ConvertEvent(payload, func(r *Record) error {

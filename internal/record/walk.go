@@ -130,7 +130,7 @@ func (c *Converter) streamRecordMember(b []byte) func(key []byte, v int) (int, e
 		switch string(key) {
 		case "Keys":
 			f.hasKeys = true
-			return c.imageField(b, v, "dynamodb.Keys", &c.keys)
+			return c.keysField(b, v)
 		case "NewImage":
 			f.hasNew = true
 			return c.imageField(b, v, "dynamodb.NewImage", &c.newImage)
@@ -213,16 +213,44 @@ func (c *Converter) imageField(b []byte, v int, name string, dst *[]byte) (int, 
 	return skipValue(b, v, 4)
 }
 
+// keysField converts the record's Keys canonically (keys.go) into c.keys.
+// On a conversion error it still finds the end of the value so the walk
+// can go on.
+func (c *Converter) keysField(b []byte, v int) (int, error) {
+	const name = "dynamodb.Keys"
+	if b[v] != '{' {
+		c.fail(&ConversionError{Path: name, Reason: "must be an object of attribute values"})
+		return skipValue(b, v, 4)
+	}
+	c.resetKeys()
+	end, err := members(b, v, 4, func(key []byte, v int) (int, error) {
+		return c.addKey(key, b, v)
+	})
+	if err == nil {
+		if c.keys, err = c.appendKeySet(c.keys[:0]); err == nil {
+			return end, nil
+		}
+	}
+	ce, ok := err.(*ConversionError)
+	if !ok {
+		return 0, err
+	}
+	c.fail(within(ce, name).(*ConversionError))
+	return skipValue(b, v, 4)
+}
+
 // finish checks the envelope, fills the record's Err or its metadata, and
 // assembles the line when the record converts. The checks run in a fixed
 // order after the walk's own, and the first failure wins.
 func (c *Converter) finish() {
 	f := &c.f
 	r := &c.rec
-	if isDigits(f.seq) {
+	// The order key holds up to 40 digits, as many as the StreamRecord API
+	// reference allows a sequence number.
+	if isDigits(f.seq) && len(f.seq) <= 40 {
 		r.SequenceNumber = f.seq
 	} else if f.seq != nil {
-		c.fail(&ConversionError{Path: "dynamodb.SequenceNumber", Reason: fmt.Sprintf("%q is not a sequence number", f.seq)})
+		c.fail(&ConversionError{Path: "dynamodb.SequenceNumber", Reason: fmt.Sprintf("%q is not a sequence number (1 to 40 digits)", f.seq)})
 	}
 	if f.arn != nil {
 		var ok bool
@@ -247,19 +275,21 @@ func (c *Converter) finish() {
 			c.fail(&ConversionError{Path: "eventName", Reason: fmt.Sprintf("%q is not INSERT, MODIFY or REMOVE", f.eventName)})
 		}
 	}
+	// Sequence number and creation time make the order key: a record
+	// without them cannot be placed among its item's other lines.
 	for _, req := range [...]struct {
-		ok   bool
-		name string
+		ok           bool
+		name, reason string
 	}{
-		{f.eventID != nil, "eventID"},
-		{f.eventName != nil, "eventName"},
-		{f.arn != nil, "eventSourceARN"},
-		{f.seq != nil, "dynamodb.SequenceNumber"},
-		{f.created != nil, "dynamodb.ApproximateCreationDateTime"},
-		{f.hasKeys, "dynamodb.Keys"},
+		{f.eventID != nil, "eventID", "is missing"},
+		{f.eventName != nil, "eventName", "is missing"},
+		{f.arn != nil, "eventSourceARN", "is missing"},
+		{f.seq != nil, "dynamodb.SequenceNumber", "is missing"},
+		{f.created != nil, "dynamodb.ApproximateCreationDateTime", "is missing, so the record has no order key"},
+		{f.hasKeys, "dynamodb.Keys", "is missing"},
 	} {
 		if !req.ok {
-			c.fail(&ConversionError{Path: req.name, Reason: "is missing"})
+			c.fail(&ConversionError{Path: req.name, Reason: req.reason})
 		}
 	}
 	if f.err != nil {
