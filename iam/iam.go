@@ -40,6 +40,17 @@ type Resources struct {
 	SecretKeyARN string
 	// StreamerLogGroup and ForwarderLogGroup are log group names.
 	StreamerLogGroup, ForwarderLogGroup string
+
+	// ExportPrefix is where table exports are written: outside Prefix, so
+	// that no export object is ever taken for pipeline data.
+	ExportPrefix string
+	// ConverterFunctionARN is the export converter the planner invokes.
+	ConverterFunctionARN string
+	// PlannerQueueARN and ConverterQueueARN are the export functions'
+	// on-failure queues.
+	PlannerQueueARN, ConverterQueueARN string
+	// PlannerLogGroup and ConverterLogGroup are their log group names.
+	PlannerLogGroup, ConverterLogGroup string
 }
 
 // BucketARN is the bucket's ARN.
@@ -51,6 +62,21 @@ func (r Resources) ObjectsARN() string {
 		return r.BucketARN() + "/*"
 	}
 	return r.BucketARN() + "/" + r.Prefix + "/*"
+}
+
+// TableARN is the source table's ARN.
+func (r Resources) TableARN() string {
+	return "arn:" + r.Partition + ":dynamodb:" + r.Region + ":" + r.Account + ":table/" + r.TableName
+}
+
+// ExportObjectsARN covers the objects of the table exports, and only those.
+func (r Resources) ExportObjectsARN() string { return r.BucketARN() + "/" + r.ExportPrefix + "/*" }
+
+// listUnder lets a role list the keys under prefix only: with it, S3
+// answers a read of a missing key there with 404 rather than 403.
+func (r Resources) listUnder(sid, prefix string) Statement {
+	return Statement{Sid: sid, Actions: []string{"s3:ListBucket"}, Resources: []string{r.BucketARN()},
+		Conditions: map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix + "*"}}}}
 }
 
 func (r Resources) logGroupARN(name string) string {
@@ -68,11 +94,24 @@ func (r Resources) viaService(service string) map[string]map[string]any {
 // missing key with 403 AccessDenied instead of 404 NoSuchKey
 // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html),
 // and the forwarder could never tell a deleted object from a denied one.
+//
+// The export converter streams objects with multipart uploads: creating,
+// uploading parts and completing all need s3:PutObject, and aborting needs
+// s3:AbortMultipartUpload
+// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
+// The planner's Invoke is the IAM action lambda:InvokeFunction.
 var OperationActions = map[string][]string{
 	"s3:PutObject":                  {"s3:PutObject"},
 	"s3:GetObject":                  {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
 	"s3:HeadObject":                 {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
+	"s3:CreateMultipartUpload":      {"s3:PutObject"},
+	"s3:UploadPart":                 {"s3:PutObject"},
+	"s3:CompleteMultipartUpload":    {"s3:PutObject"},
+	"s3:AbortMultipartUpload":       {"s3:AbortMultipartUpload"},
 	"secretsmanager:GetSecretValue": {"secretsmanager:GetSecretValue"},
+	"dynamodb:DescribeExport":       {"dynamodb:DescribeExport"},
+	"dynamodb:DescribeTable":        {"dynamodb:DescribeTable"},
+	"lambda:Invoke":                 {"lambda:InvokeFunction"},
 }
 
 // PlatformActions are calls AWS makes with a role on the function's
@@ -95,6 +134,19 @@ var PlatformActions = map[string]map[string]string{
 		"logs:PutLogEvents":    "Lambda writes the function's logs",
 		"sqs:SendMessage":      "asynchronous invocation sends failed events to the on-failure queue",
 		"kms:Decrypt":          "S3 decrypts SSE-KMS objects, Secrets Manager a secret with its own key",
+	},
+	"exportplanner": {
+		"logs:CreateLogStream": "Lambda writes the function's logs",
+		"logs:PutLogEvents":    "Lambda writes the function's logs",
+		"sqs:SendMessage":      "asynchronous invocation sends failed events to the on-failure queue",
+		"kms:Decrypt":          "S3 decrypts the SSE-KMS export manifests",
+	},
+	"exportconverter": {
+		"logs:CreateLogStream": "Lambda writes the function's logs",
+		"logs:PutLogEvents":    "Lambda writes the function's logs",
+		"sqs:SendMessage":      "asynchronous invocation sends failed events to the on-failure queue",
+		"kms:Decrypt":          "S3 decrypts SSE-KMS export data, and multipart uploads with SSE-KMS need it",
+		"kms:GenerateDataKey":  "S3 encrypts objects written with SSE-KMS",
 	},
 }
 
@@ -132,8 +184,7 @@ func Forwarder(r Resources) []Statement {
 		// evaluates this grant with the object key as s3:prefix, so the
 		// condition keeps listing to the data keys (the behaviour Ceph
 		// copies from AWS in its s3-tests test_head_object_404_with_policy_prefix).
-		{Sid: "ListDataKeys", Actions: []string{"s3:ListBucket"}, Resources: []string{r.BucketARN()},
-			Conditions: map[string]map[string]any{"StringLike": {"s3:prefix": []string{objectkey.DataPrefix(r.Prefix) + "*"}}}},
+		r.listUnder("ListDataKeys", objectkey.DataPrefix(r.Prefix)),
 	}
 	if r.KeyARN != "" {
 		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
@@ -145,6 +196,47 @@ func Forwarder(r Resources) []Statement {
 	return append(s,
 		Statement{Sid: "SendFailedEvents", Actions: []string{"sqs:SendMessage"}, Resources: []string{r.ForwarderQueueARN}},
 		Statement{Sid: "WriteLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{r.logGroupARN(r.ForwarderLogGroup)}},
+	)
+}
+
+// ExportPlanner returns the export planner's statements: read the
+// exports' manifests, check its table's exports and key schema, invoke
+// the converter, send to its queue, write its logs.
+func ExportPlanner(r Resources) []Statement {
+	s := []Statement{
+		{Sid: "ReadExportManifests", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ExportObjectsARN()}},
+		r.listUnder("ListExportKeys", r.ExportPrefix+"/"),
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptExports", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return append(s,
+		Statement{Sid: "DescribeExports", Actions: []string{"dynamodb:DescribeExport"}, Resources: []string{r.TableARN() + "/export/*"}},
+		Statement{Sid: "DescribeTable", Actions: []string{"dynamodb:DescribeTable"}, Resources: []string{r.TableARN()}},
+		Statement{Sid: "InvokeConverter", Actions: []string{"lambda:InvokeFunction"}, Resources: []string{r.ConverterFunctionARN}},
+		Statement{Sid: "SendFailedEvents", Actions: []string{"sqs:SendMessage"}, Resources: []string{r.PlannerQueueARN}},
+		Statement{Sid: "WriteLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{r.logGroupARN(r.PlannerLogGroup)}},
+	)
+}
+
+// ExportConverter returns the export converter's statements: read the
+// exports' data files, write snapshot objects under the prefix (multipart,
+// so also abort), encrypt and decrypt with the key, send to its queue,
+// write its logs.
+func ExportConverter(r Resources) []Statement {
+	s := []Statement{
+		{Sid: "ReadExportData", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ExportObjectsARN()}},
+		r.listUnder("ListExportKeys", r.ExportPrefix+"/"),
+		{Sid: "WriteObjects", Actions: []string{"s3:PutObject", "s3:AbortMultipartUpload"}, Resources: []string{r.ObjectsARN()}},
+	}
+	if r.KeyARN != "" {
+		// A multipart upload with SSE-KMS needs kms:Decrypt as well
+		// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
+		s = append(s, Statement{Sid: "UseObjectKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return append(s,
+		Statement{Sid: "SendFailedEvents", Actions: []string{"sqs:SendMessage"}, Resources: []string{r.ConverterQueueARN}},
+		Statement{Sid: "WriteLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resources: []string{r.logGroupARN(r.ConverterLogGroup)}},
 	)
 }
 
@@ -257,8 +349,10 @@ type Role struct {
 // Export returns every role's policies; uc may be nil.
 func Export(r Resources, uc *UnityCatalogAccess) map[string]Role {
 	out := map[string]Role{
-		"streamer":  {Trust: LambdaTrust(), Permissions: Policy(Streamer(r))},
-		"forwarder": {Trust: LambdaTrust(), Permissions: Policy(Forwarder(r))},
+		"streamer":        {Trust: LambdaTrust(), Permissions: Policy(Streamer(r))},
+		"forwarder":       {Trust: LambdaTrust(), Permissions: Policy(Forwarder(r))},
+		"exportplanner":   {Trust: LambdaTrust(), Permissions: Policy(ExportPlanner(r))},
+		"exportconverter": {Trust: LambdaTrust(), Permissions: Policy(ExportConverter(r))},
 	}
 	if uc != nil {
 		out["databricks-unity-catalog"] = Role{Trust: UnityCatalogTrust(*uc), Permissions: Policy(UnityCatalog(r, *uc))}
@@ -294,5 +388,8 @@ func Placeholders() Resources {
 		KeyARN: "${BucketKeyArn}", TableName: "${TableName}", StreamARN: "${StreamArn}", TableKeyARN: "${TableKeyArn}",
 		StreamerQueueARN: "${StreamerFailureQueueArn}", ForwarderQueueARN: "${ForwarderFailureQueueArn}",
 		SecretARN: "${DatabricksSecretArn}", StreamerLogGroup: "${StreamerLogGroup}", ForwarderLogGroup: "${ForwarderLogGroup}",
+		ExportPrefix: "cdc-exports", ConverterFunctionARN: "${ExportConverterFunctionArn}",
+		PlannerQueueARN: "${ExportPlannerFailureQueueArn}", ConverterQueueARN: "${ExportConverterFailureQueueArn}",
+		PlannerLogGroup: "${ExportPlannerLogGroup}", ConverterLogGroup: "${ExportConverterLogGroup}",
 	}
 }

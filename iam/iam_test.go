@@ -119,7 +119,9 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-var roles = map[string]func(Resources) []Statement{"streamer": Streamer, "forwarder": Forwarder}
+var roles = map[string]func(Resources) []Statement{
+	"streamer": Streamer, "forwarder": Forwarder, "exportplanner": ExportPlanner, "exportconverter": ExportConverter,
+}
 
 // TestCallListsMatchTheCode: a new SDK call in a function's code must be
 // added to its aws-calls.txt, and a listed call must exist in the code.
@@ -252,6 +254,8 @@ func TestLeastPrivilege(t *testing.T) {
 	uc := UnityCatalogAccess{RoleARN: "${UcRoleArn}", AccountARN: "arn:${Partition}:iam::${Account}:root", PrincipalARN: DefaultUnityCatalogPrincipal, ExternalID: "${StorageCredentialExternalId}"}
 	CheckLeastPrivilege(t, "streamer", Streamer(r))
 	CheckLeastPrivilege(t, "forwarder", Forwarder(r))
+	CheckLeastPrivilege(t, "exportplanner", ExportPlanner(r))
+	CheckLeastPrivilege(t, "exportconverter", ExportConverter(r))
 	CheckLeastPrivilege(t, "unity-catalog", UnityCatalog(r, uc))
 	if got := r.ObjectsARN(); got != "arn:${Partition}:s3:::${BucketName}/cdc/*" {
 		t.Errorf("objects ARN %s", got)
