@@ -101,17 +101,25 @@ func (r Resources) viaService(service string) map[string]map[string]any {
 // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
 // The planner's Invoke is the IAM action lambda:InvokeFunction.
 var OperationActions = map[string][]string{
-	"s3:PutObject":                  {"s3:PutObject"},
-	"s3:GetObject":                  {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
-	"s3:HeadObject":                 {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
-	"s3:CreateMultipartUpload":      {"s3:PutObject"},
-	"s3:UploadPart":                 {"s3:PutObject"},
-	"s3:CompleteMultipartUpload":    {"s3:PutObject"},
-	"s3:AbortMultipartUpload":       {"s3:AbortMultipartUpload"},
-	"secretsmanager:GetSecretValue": {"secretsmanager:GetSecretValue"},
-	"dynamodb:DescribeExport":       {"dynamodb:DescribeExport"},
-	"dynamodb:DescribeTable":        {"dynamodb:DescribeTable"},
-	"lambda:Invoke":                 {"lambda:InvokeFunction"},
+	"s3:PutObject":                       {"s3:PutObject"},
+	"s3:GetObject":                       {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
+	"s3:HeadObject":                      {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
+	"s3:CreateMultipartUpload":           {"s3:PutObject"},
+	"s3:UploadPart":                      {"s3:PutObject"},
+	"s3:CompleteMultipartUpload":         {"s3:PutObject"},
+	"s3:AbortMultipartUpload":            {"s3:AbortMultipartUpload"},
+	"secretsmanager:GetSecretValue":      {"secretsmanager:GetSecretValue"},
+	"dynamodb:DescribeExport":            {"dynamodb:DescribeExport"},
+	"dynamodb:DescribeTable":             {"dynamodb:DescribeTable"},
+	"lambda:Invoke":                      {"lambda:InvokeFunction"},
+	"cloudformation:DescribeStacks":      {"cloudformation:DescribeStacks"},
+	"dynamodb:DescribeContinuousBackups": {"dynamodb:DescribeContinuousBackups"},
+	"dynamodb:ExportTableToPointInTime":  {"dynamodb:ExportTableToPointInTime"},
+	"dynamodb:ListExports":               {"dynamodb:ListExports"},
+	"dynamodb:Scan":                      {"dynamodb:Scan"},
+	"dynamodb:BatchGetItem":              {"dynamodb:BatchGetItem"},
+	// Listing keys under a prefix; the statements scope it by s3:prefix.
+	"s3:ListObjectsV2": {"s3:ListBucket"},
 }
 
 // PlatformActions are calls AWS makes with a role on the function's
@@ -240,6 +248,73 @@ func ExportConverter(r Resources) []Statement {
 	)
 }
 
+// Operator names the deployed stack whose outputs ddbstream reads.
+type Operator struct {
+	// StackName is the CloudFormation stack (--stack).
+	StackName string
+}
+
+// OperatorPlatformActions are what AWS does with an operator's
+// permissions on the operator's behalf, with the reason.
+var OperatorPlatformActions = map[string]map[string]string{
+	"backfill": {
+		// "Your IAM policy should allow the s3:AbortMultipartUpload,
+		// s3:PutObject, and s3:PutObjectAcl actions, in addition to the
+		// dynamodb:ExportTableToPointInTime permission"
+		// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport_Requesting.html).
+		"s3:PutObject":            "DynamoDB writes the export with the caller's permissions",
+		"s3:PutObjectAcl":         "DynamoDB writes the export with the caller's permissions",
+		"s3:AbortMultipartUpload": "DynamoDB writes the export with the caller's permissions",
+		"kms:GenerateDataKey":     "the export is written with the bucket's key (SSE-KMS)",
+		"kms:Decrypt":             "SSE-KMS multipart writes of the export, and reading its manifest",
+	},
+	"reconcile": {
+		"kms:Decrypt": "S3 decrypts the SSE-KMS objects of the lake",
+	},
+}
+
+func (r Resources) stackARN(o Operator) string {
+	return "arn:" + r.Partition + ":cloudformation:" + r.Region + ":" + r.Account + ":stack/" + o.StackName + "/*"
+}
+
+// OperatorBackfill returns what `ddbstream backfill` needs: read the
+// stack's outputs, check the table (point-in-time recovery, stream),
+// start and follow its exports, let DynamoDB write them under the export
+// prefix, read their manifests and count the converted objects.
+func OperatorBackfill(r Resources, o Operator) []Statement {
+	s := []Statement{
+		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
+		{Sid: "CheckAndExportTable", Actions: []string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime"},
+			Resources: []string{r.TableARN()}},
+		{Sid: "FollowExports", Actions: []string{"dynamodb:DescribeExport"}, Resources: []string{r.TableARN() + "/export/*"}},
+		{Sid: "ListExports", Actions: []string{"dynamodb:ListExports"}, Resources: []string{"*"}},
+		{Sid: "WriteExports", Actions: []string{"s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"}, Resources: []string{r.ExportObjectsARN()}},
+		{Sid: "ReadExportManifests", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ExportObjectsARN()}},
+		{Sid: "ListExportAndDataKeys", Actions: []string{"s3:ListBucket"}, Resources: []string{r.BucketARN()},
+			Conditions: map[string]map[string]any{"StringLike": {"s3:prefix": []string{r.ExportPrefix + "/*", objectkey.DataPrefix(r.Prefix) + "*"}}}},
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "UseObjectKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return s
+}
+
+// OperatorReconcile returns what `ddbstream reconcile` needs: read the
+// stack's outputs, describe and scan the table (and read again the items
+// that differ), list and read the lake's data objects.
+func OperatorReconcile(r Resources, o Operator) []Statement {
+	s := []Statement{
+		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
+		{Sid: "ReadTable", Actions: []string{"dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:Scan"}, Resources: []string{r.TableARN()}},
+		{Sid: "ReadDataObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+		r.listUnder("ListDataKeys", objectkey.DataPrefix(r.Prefix)),
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return s
+}
+
 // UnityCatalogAccess is the optional role Databricks assumes for a Unity
 // Catalog storage credential on the output prefix: read-only.
 type UnityCatalogAccess struct {
@@ -285,6 +360,7 @@ func UnityCatalog(r Resources, uc UnityCatalogAccess) []Statement {
 // the reason: AWS offers no narrower form for them.
 var WildcardResources = map[string]string{
 	"dynamodb:ListStreams": "supports no resource-level permissions (Service Authorization Reference, Amazon DynamoDB: no resource type); read-only, it lists stream ARNs",
+	"dynamodb:ListExports": "lists an account's exports (TableArn is an optional filter, so the call is not scoped to a table); read-only",
 }
 
 // Document is an IAM policy document as JSON.
@@ -358,6 +434,20 @@ func Export(r Resources, uc *UnityCatalogAccess) map[string]Role {
 		out["databricks-unity-catalog"] = Role{Trust: UnityCatalogTrust(*uc), Permissions: Policy(UnityCatalog(r, *uc))}
 	}
 	return out
+}
+
+// OperatorPolicies returns the policies an operator needs for each
+// ddbstream subcommand, for review and to attach to the operator's role.
+func OperatorPolicies(r Resources, o Operator) map[string]Document {
+	return map[string]Document{
+		"ddbstream-backfill":  Policy(OperatorBackfill(r, o)),
+		"ddbstream-reconcile": Policy(OperatorReconcile(r, o)),
+	}
+}
+
+// OperatorJSON is OperatorPolicies, indented, for review.
+func OperatorJSON(r Resources, o Operator) ([]byte, error) {
+	return json.MarshalIndent(OperatorPolicies(r, o), "", "  ")
 }
 
 // ExportJSON is Export, indented, for review.

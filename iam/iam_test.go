@@ -27,7 +27,14 @@ const sdkService = "github.com/aws/aws-sdk-go-v2/service/"
 // or built as an input literal, in the module's own packages.
 func codeCalls(t *testing.T, function string) []string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{.Module}} {{.Dir}}", "./functions/"+function)
+	return packageCalls(t, "./functions/"+function)
+}
+
+// packageCalls finds the AWS operations the code of pkg and of the
+// module's packages it imports can call.
+func packageCalls(t *testing.T, pkg string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.Module}} {{.Dir}}", pkg)
 	cmd.Dir = ".."
 	out, err := cmd.Output()
 	if err != nil {
@@ -97,7 +104,13 @@ func scanFile(t *testing.T, path string, ops map[string]bool) {
 
 func listedCalls(t *testing.T, function string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "functions", function, "aws-calls.txt"))
+	return listedIn(t, filepath.Join("..", "functions", function, "aws-calls.txt"))
+}
+
+// listedIn reads a list of service:Operation lines; # starts a comment.
+func listedIn(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,5 +323,91 @@ func TestUnityCatalogTrustValidAtCreation(t *testing.T) {
 	}
 	if !selfAssume {
 		t.Error("no statement lets the role assume itself")
+	}
+}
+
+// operators maps each ddbstream subcommand to the package holding its
+// AWS calls and its policy. The command itself adds DescribeStacks, for
+// --stack.
+var operators = map[string]struct {
+	pkg    string
+	policy func(Resources, Operator) []Statement
+}{
+	"backfill":  {"./internal/backfill", OperatorBackfill},
+	"reconcile": {"./internal/reconcile", OperatorReconcile},
+}
+
+// TestOperatorCallsMatchTheCode: cmd/ddbstream/aws-calls-<subcommand>.txt
+// lists exactly what the subcommand's code calls, and the operator
+// policies grant exactly what those calls need.
+func TestOperatorCallsMatchTheCode(t *testing.T) {
+	stacks := packageCalls(t, "./cmd/ddbstream")
+	if !slicesContains(stacks, "cloudformation:DescribeStacks") {
+		t.Fatalf("cmd/ddbstream calls %v; expected cloudformation:DescribeStacks for --stack", stacks)
+	}
+	for name, op := range operators {
+		t.Run(name, func(t *testing.T) {
+			code := append(packageCalls(t, op.pkg), "cloudformation:DescribeStacks")
+			sort.Strings(code)
+			listed := listedIn(t, filepath.Join("..", "cmd", "ddbstream", "aws-calls-"+name+".txt"))
+			if !reflect.DeepEqual(code, listed) {
+				t.Errorf("cmd/ddbstream/aws-calls-%s.txt lists %v; the code calls %v", name, listed, code)
+			}
+			for _, withKey := range []bool{true, false} {
+				r := Placeholders()
+				if !withKey {
+					r.KeyARN = ""
+				}
+				set := map[string]bool{}
+				for _, call := range listed {
+					actions, ok := OperationActions[call]
+					if !ok {
+						t.Fatalf("no IAM actions known for %s: add it to OperationActions", call)
+					}
+					for _, a := range actions {
+						set[a] = true
+					}
+				}
+				for a := range OperatorPlatformActions[name] {
+					if !strings.HasPrefix(a, "kms:") || withKey {
+						set[a] = true
+					}
+				}
+				statements := op.policy(r, Operator{StackName: "${StackName}"})
+				if got, want := Actions(statements), sortedKeys(set); !reflect.DeepEqual(got, want) {
+					t.Errorf("key %v: granted %v; the calls need %v", withKey, got, want)
+				}
+				CheckLeastPrivilege(t, "ddbstream-"+name, statements)
+			}
+		})
+	}
+}
+
+func slicesContains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestOperatorPoliciesAreReviewable(t *testing.T) {
+	got, err := OperatorJSON(Placeholders(), Operator{StackName: "${StackName}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const golden = "testdata/operator-policies.json"
+	if *update {
+		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(got, '\n'), want) {
+		t.Errorf("operator policies changed; review and run go test ./iam -update:\n%s", got)
 	}
 }

@@ -20,9 +20,11 @@ func TestStatefulLogicalIDsNeverChange(t *testing.T) {
 		"AWS::DynamoDB::Table": {"PipelineTable0C1A5F45"},
 		"AWS::S3::Bucket":      {"PipelineAccessLogs3A10AC0B", "PipelineOutputDE261739"},
 		"AWS::KMS::Key":        {"PipelineBucketKeyA35FB1B5"},
-		"AWS::SQS::Queue": {"PipelineForwarderFailureQueueEF12F25C", "PipelineForwarderTriggerDeadLetterQueueB8FD3F67",
-			"PipelineStreamerFailureQueue9F17FC21"},
-		"AWS::Logs::LogGroup": {"PipelineForwarderLogsD9B0817A", "PipelineStreamerLogs4C8DB241"},
+		"AWS::SQS::Queue": {"PipelineBackfillConverterFailureQueue435A87E3", "PipelineBackfillPlannerFailureQueue2A87CFDC",
+			"PipelineBackfillTriggerDeadLetterQueue8BC26375", "PipelineForwarderFailureQueueEF12F25C",
+			"PipelineForwarderTriggerDeadLetterQueueB8FD3F67", "PipelineStreamerFailureQueue9F17FC21"},
+		"AWS::Logs::LogGroup": {"PipelineBackfillConverterLogs4F89596F", "PipelineBackfillPlannerLogsE1794C16",
+			"PipelineForwarderLogsD9B0817A", "PipelineStreamerLogs4C8DB241"},
 	}
 	s := defaultSynth(t)
 	for typ, want := range expect {

@@ -110,3 +110,23 @@ func (p Props) forwarderEnv(secretID string) map[string]string {
 	}
 	return env
 }
+
+// converterEnv is the export converter's environment: it writes under the
+// same bucket, prefix, key and image format as the streamer.
+func (p Props) converterEnv(bucket, keyARN string) map[string]string {
+	env := map[string]string{
+		"BUCKET_NAME": bucket, "S3_PREFIX": p.Prefix, "IMAGE_FORMAT": p.ImageFormat,
+		"METRICS_NAMESPACE": p.MetricsNamespace, lambdalog.LevelEnv: p.LogLevel,
+	}
+	if keyARN != "" {
+		env["KMS_KEY_ID"] = keyARN
+	}
+	return env
+}
+
+// plannerEnv is the export planner's environment.
+func (p Props) plannerEnv(converterARN string) map[string]string {
+	return map[string]string{
+		"CONVERTER_FUNCTION": converterARN, "METRICS_NAMESPACE": p.MetricsNamespace, lambdalog.LevelEnv: p.LogLevel,
+	}
+}

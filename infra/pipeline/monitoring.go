@@ -16,6 +16,7 @@ import (
 type monitored struct {
 	streamer, forwarder                         awslambda.Function
 	streamerQueue, forwarderQueue, triggerQueue awssqs.Queue
+	backfill                                    backfill
 }
 
 // newMonitoring adds the alarms and the dashboard.
@@ -66,6 +67,21 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 		m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
 	alarm("ForwarderFailureQueueDepth", "Events the forwarder gave up on are waiting in its on-failure queue",
 		m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
+	for _, f := range []struct {
+		id string
+		fn awslambda.Function
+	}{{"ExportPlanner", m.backfill.planner}, {"ExportConverter", m.backfill.converter}} {
+		alarm(f.id+"Errors", f.id+" invocations failed (Lambda retries them, then keeps them in the on-failure queue)", f.fn.MetricErrors(sum), 1)
+	}
+	alarm("ExportFailureQueueDepth", "Export files or manifests the backfill gave up on are waiting in an on-failure queue",
+		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String("p + c + t"), Period: five,
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"p": m.backfill.plannerQueue.MetricApproximateNumberOfMessagesVisible(maximum),
+				"c": m.backfill.converterQueue.MetricApproximateNumberOfMessagesVisible(maximum),
+				"t": m.backfill.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum),
+			},
+		}), 1)
 	alarm("ForwarderTriggerDeadLetters", "EventBridge could not deliver new-object events to the forwarder; they wait in the trigger's dead-letter queue",
 		m.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
 	alarm("ConversionErrors", "Stream records could not be converted; they are kept under _errors/", emf(m.streamer, "ConversionErrors"), 1)
@@ -102,6 +118,8 @@ type outputValues struct {
 	streamerQueue, forwarderQueue awssqs.Queue
 	triggerQueue                  awssqs.Queue
 	ucRole                        awsiam.Role // nil without Unity Catalog access
+	backfill                      backfill
+	exportPrefix, keyARN          string
 }
 
 func outputs(scope constructs.Construct, p *Props, v outputValues) {
@@ -119,6 +137,14 @@ func outputs(scope constructs.Construct, p *Props, v outputValues) {
 	out("ForwarderLogGroupName", "Forwarder logs", v.forwarderLogs.LogGroupName())
 	out("StreamerFailureQueueUrl", "Batches the streamer gave up on", v.streamerQueue.QueueUrl())
 	out("ForwarderFailureQueueUrl", "Events the forwarder gave up on", v.forwarderQueue.QueueUrl())
+	out("ExportPrefix", "Key prefix of table exports (ddbstream backfill)", jsii.String(v.exportPrefix))
+	if v.keyARN != "" {
+		out("BucketKeyArn", "KMS key of the output bucket (exports are written with it)", jsii.String(v.keyARN))
+	}
+	out("ExportPlannerFunctionName", "Export planner function", v.backfill.planner.FunctionName())
+	out("ExportConverterFunctionName", "Export converter function", v.backfill.converter.FunctionName())
+	out("ExportConverterFailureQueueUrl", "Export data files the converter gave up on", v.backfill.converterQueue.QueueUrl())
+	out("ExportPlannerFailureQueueUrl", "Export manifests the planner gave up on", v.backfill.plannerQueue.QueueUrl())
 	out("ForwarderTriggerDeadLetterQueueUrl", "New-object events EventBridge could not deliver to the forwarder", v.triggerQueue.QueueUrl())
 	out("DashboardName", "CloudWatch dashboard of the pipeline",
 		scope.Node().FindChild(jsii.String("Monitoring")).Node().FindChild(jsii.String("Dashboard")).(awscloudwatch.Dashboard).DashboardName())

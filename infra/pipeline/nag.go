@@ -23,7 +23,7 @@ func suppression(id, reason string, appliesTo ...string) *cdknag.NagPackSuppress
 
 // suppressFindings records, with reasons, the cdk-nag findings this design
 // accepts. Each names the exact resources it covers.
-func suppressFindings(scope constructs.Construct, streamer, forwarder awslambda.Function, queues ...any) {
+func suppressFindings(scope constructs.Construct, streamer, forwarder awslambda.Function, bf backfill, queues ...any) {
 	objects := `/^Resource::arn:<AWS::Partition>:s3:::.*\/\*$/g`
 	logStreams := `/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:.*:\*$/g`
 	cdknag.NagSuppressions_AddResourceSuppressions(streamer.Role(), &[]*cdknag.NagPackSuppression{
@@ -35,6 +35,15 @@ func suppressFindings(scope constructs.Construct, streamer, forwarder awslambda.
 		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the pipeline prefix; log streams of the function's one log group; "+
 			"a secret named without its ARN ends in six random characters (-??????).",
 			objects, logStreams, `/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?$/g`),
+	}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(bf.planner.Role(), &[]*cdknag.NagPackSuppression{
+		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the export prefix; the table's exports, whose IDs are unknown before "+
+			"they exist (table/<t>/export/*); log streams of the function's one log group.",
+			objects, logStreams, `/^Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table\/.*\/export\/\*$/g`),
+	}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(bf.converter.Role(), &[]*cdknag.NagPackSuppression{
+		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the export prefix (read) and the pipeline prefix (write); "+
+			"log streams of the function's one log group.", objects, logStreams),
 	}, jsii.Bool(true))
 	for _, q := range queues {
 		switch q := q.(type) {

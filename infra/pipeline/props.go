@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/ddbstream/pipeline/internal/emf"
+	"github.com/ddbstream/pipeline/internal/export/converter"
+	"github.com/ddbstream/pipeline/internal/export/planner"
 	"github.com/ddbstream/pipeline/internal/forwarder"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/streamer"
@@ -80,6 +82,14 @@ type Props struct {
 	DatabricksSecretARN       string
 	DatabricksSecretKMSKeyARN string
 
+	// ExportPrefix is where ddbstream backfill has table exports written:
+	// outside Prefix (empty: "<Prefix>-exports").
+	ExportPrefix string
+	// The export converter's memory (CPU grows with it: 1,769 MB is one
+	// vCPU) and timeout.
+	ExportConverterMemoryMB   int
+	ExportConverterTimeoutSec int
+
 	// Logs and alarms.
 	LogRetentionDays    int
 	LogLevel            string
@@ -101,6 +111,7 @@ func DefaultProps() Props {
 		Prefix: "cdc", BucketEncryption: "kms", NoncurrentVersionDays: 30, ImageFormat: "plain",
 		StartingPosition: "TRIM_HORIZON", BatchSize: 1000, BatchingWindowSeconds: 5, ParallelizationFactor: 1,
 		MaxRetryAttempts: 10, MaxRecordAgeSeconds: 86400, StreamerMemoryMB: 512, StreamerTimeoutSec: 60,
+		ExportConverterMemoryMB: 1769, ExportConverterTimeoutSec: 900,
 		DeliveryMode: "volume", ForwarderMemoryMB: 256, ForwarderTimeoutSec: 300, AsyncRetryAttempts: 2, MaxEventAgeSeconds: 21600,
 		LogRetentionDays: 30, LogLevel: "INFO", IteratorAgeAlarmSec: 300, MetricsNamespace: emf.DefaultNamespace,
 		DatabricksUCPrincipalARN:        "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL",
@@ -130,7 +141,19 @@ func (p *Props) contextKeys() map[string]any {
 		"logLevel": &p.LogLevel, "alarmTopicArn": &p.AlarmTopicARN, "iteratorAgeAlarmSeconds": &p.IteratorAgeAlarmSec,
 		"metricsNamespace": &p.MetricsNamespace, "databricksExternalId": &p.DatabricksExternalID,
 		"databricksUcPrincipalArn": &p.DatabricksUCPrincipalARN, "databricksStorageCredentialName": &p.DatabricksStorageCredentialName,
+		"exportPrefix": &p.ExportPrefix, "exportConverterMemoryMB": &p.ExportConverterMemoryMB, "exportConverterTimeoutSeconds": &p.ExportConverterTimeoutSec,
 	}
+}
+
+// exportPrefix is ExportPrefix, or its default beside Prefix.
+func (p Props) exportPrefix() string {
+	if p.ExportPrefix != "" {
+		return p.ExportPrefix
+	}
+	if p.Prefix == "" {
+		return "exports"
+	}
+	return p.Prefix + "-exports"
 }
 
 // ContextKeys lists the context keys PropsFromContext reads.
@@ -258,6 +281,15 @@ func (p Props) Validate() error {
 	if err := objectkey.ValidatePrefix(p.Prefix); err != nil || p.Prefix == "" {
 		bad("prefix", p.Prefix, "a non-empty key prefix of letters, digits and -_.=/ without a leading or trailing /")
 	}
+	if p.ExportPrefix != "" {
+		if err := objectkey.ValidatePrefix(p.ExportPrefix); err != nil {
+			bad("exportPrefix", p.ExportPrefix, "a key prefix of letters, digits and -_.=/ without a leading or trailing /")
+		} else if p.ExportPrefix == p.Prefix || strings.HasPrefix(p.ExportPrefix, p.Prefix+"/") || p.Prefix == "" {
+			bad("exportPrefix", p.ExportPrefix, "a prefix outside prefix "+p.Prefix+"/, so exports are never taken for pipeline data")
+		}
+	}
+	inRange("exportConverterMemoryMB", p.ExportConverterMemoryMB, 128, 10240)
+	inRange("exportConverterTimeoutSeconds", p.ExportConverterTimeoutSec, 60, 900)
 	if p.BucketEncryption != "kms" && p.BucketEncryption != "s3" {
 		bad("bucketEncryption", p.BucketEncryption, "kms or s3")
 	}
@@ -324,6 +356,12 @@ func (p Props) Validate() error {
 	}
 	if _, err := forwarder.ConfigFromEnv(lookup(p.forwarderEnv("placeholder-secret"))); err != nil {
 		errs = append(errs, "forwarder settings (context deliveryMode and its keys): "+err.Error())
+	}
+	if _, err := converter.ConfigFromEnv(lookup(p.converterEnv("placeholder-bucket", ""))); err != nil {
+		errs = append(errs, "export converter settings: "+err.Error())
+	}
+	if _, err := planner.ConfigFromEnv(lookup(p.plannerEnv("placeholder-function"))); err != nil {
+		errs = append(errs, "export planner settings: "+err.Error())
 	}
 	if len(errs) > 0 {
 		return errors.New("invalid CDK context:\n  " + strings.Join(errs, "\n  "))

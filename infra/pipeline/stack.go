@@ -140,27 +140,22 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 		},
 	})
 
-	awslambda.NewCfnEventInvokeConfig(c, jsii.String("ForwarderAsyncConfig"), &awslambda.CfnEventInvokeConfigProps{
-		FunctionName:             forwarderFn.FunctionName(),
-		Qualifier:                jsii.String("$LATEST"),
-		MaximumRetryAttempts:     jsii.Number(p.AsyncRetryAttempts),
-		MaximumEventAgeInSeconds: jsii.Number(p.MaxEventAgeSeconds),
-		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
-			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: forwarderQueue.QueueArn()},
-		},
-	})
+	asyncConfig(c, "ForwarderAsyncConfig", forwarderFn, forwarderQueue, p)
 	triggerForwarder(c, bucket, forwarderFn, triggerQueue, res)
+	res.ExportPrefix = p.exportPrefix()
+	bf := newBackfill(c, p, &res, keyARN)
 
 	var ucRole awsiam.Role
 	if p.DatabricksExternalID != "" {
 		ucRole = newUnityCatalogRole(c, p, res, stack)
 	}
-	newMonitoring(c, p, monitored{streamer: streamerFn, forwarder: forwarderFn, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, triggerQueue: triggerQueue})
+	newMonitoring(c, p, monitored{streamer: streamerFn, forwarder: forwarderFn, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, triggerQueue: triggerQueue, backfill: bf})
 	outputs(c, p, outputValues{
 		table: tableName, stream: streamARN, bucket: bucketName, streamer: streamerFn, forwarder: forwarderFn,
 		streamerLogs: streamerLogs, forwarderLogs: forwarderLogs, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, triggerQueue: triggerQueue, ucRole: ucRole,
+		backfill: bf, exportPrefix: res.ExportPrefix, keyARN: keyARN,
 	})
-	suppressFindings(c, streamerFn, forwarderFn, streamerQueue, forwarderQueue, triggerQueue, ucRole)
+	suppressFindings(c, streamerFn, forwarderFn, bf, streamerQueue, forwarderQueue, triggerQueue, bf.plannerQueue, bf.converterQueue, bf.triggerQueue, ucRole)
 	return &Pipeline{Construct: c, Resources: res, Streamer: streamerFn, Forwarder: forwarderFn}
 }
 
@@ -303,12 +298,19 @@ const (
 func triggerForwarder(scope constructs.Construct, bucket awss3.Bucket, fn awslambda.Function, dlq awssqs.Queue, res iam.Resources) awsevents.CfnRule {
 	cfn := bucket.Node().DefaultChild().(awss3.CfnBucket)
 	cfn.AddPropertyOverride(jsii.String("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled"), true)
-	rule := awsevents.NewCfnRule(scope, jsii.String("ForwarderTrigger"), &awsevents.CfnRuleProps{
-		Description:  jsii.String("New pipeline data objects to the forwarder"),
-		EventPattern: eventrule.Forwarder(res.BucketName, res.Prefix).Document(),
+	return invokeOnObjectCreated(scope, "Forwarder", fn, dlq, eventrule.Forwarder(res.BucketName, res.Prefix), "New pipeline data objects to the forwarder")
+}
+
+// invokeOnObjectCreated routes the S3 events pattern selects to fn: a rule
+// on the default bus (construct id+"Trigger"), a retry policy and a
+// dead-letter queue, and a Lambda permission for that rule only.
+func invokeOnObjectCreated(scope constructs.Construct, id string, fn awslambda.Function, dlq awssqs.Queue, pattern eventrule.Pattern, description string) awsevents.CfnRule {
+	rule := awsevents.NewCfnRule(scope, jsii.String(id+"Trigger"), &awsevents.CfnRuleProps{
+		Description:  jsii.String(description),
+		EventPattern: pattern.Document(),
 		State:        jsii.String("ENABLED"),
 		Targets: &[]*awsevents.CfnRule_TargetProperty{{
-			Id:  jsii.String("Forwarder"),
+			Id:  jsii.String(id),
 			Arn: fn.FunctionArn(),
 			RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
 				MaximumRetryAttempts: jsii.Number(triggerRetryAttempts), MaximumEventAgeInSeconds: jsii.Number(triggerMaxEventAgeSecs),
@@ -316,7 +318,7 @@ func triggerForwarder(scope constructs.Construct, bucket awss3.Bucket, fn awslam
 			DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
 		}},
 	})
-	awslambda.NewCfnPermission(scope, jsii.String("AllowTriggerToInvokeForwarder"), &awslambda.CfnPermissionProps{
+	awslambda.NewCfnPermission(scope, jsii.String("AllowTriggerToInvoke"+id), &awslambda.CfnPermissionProps{
 		Action:       jsii.String("lambda:InvokeFunction"),
 		FunctionName: fn.FunctionArn(),
 		Principal:    jsii.String("events.amazonaws.com"),
@@ -325,7 +327,7 @@ func triggerForwarder(scope constructs.Construct, bucket awss3.Bucket, fn awslam
 	// EventBridge needs the queue's permission to dead-letter, for this
 	// rule only (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
 	dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("ForwarderTriggerDeadLetters"),
+		Sid:        jsii.String(id + "TriggerDeadLetters"),
 		Effect:     awsiam.Effect_ALLOW,
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("sqs:SendMessage"),

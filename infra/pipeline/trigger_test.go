@@ -26,7 +26,7 @@ func TestForwarderTrigger(t *testing.T) {
 	if got := toJSON(nc); got != `{"EventBridgeConfiguration":{"EventBridgeEnabled":true}}` {
 		t.Errorf("bucket NotificationConfiguration = %s; want EventBridge only, no filtered S3 notifications", got)
 	}
-	rule := only(t, resources(s, "AWS::Events::Rule"), func(map[string]any) bool { return true })
+	rule := only(t, resources(s, "AWS::Events::Rule"), ruleTargeting("Forwarder"))
 	props := rule["Properties"].(map[string]any)
 	if props["State"] != "ENABLED" || props["EventBusName"] != nil {
 		t.Errorf("rule state %v on bus %v; want ENABLED on the default bus", props["State"], props["EventBusName"])
@@ -56,7 +56,7 @@ func TestForwarderTrigger(t *testing.T) {
 		"Principal": "events.amazonaws.com", "Action": "lambda:InvokeFunction",
 		"SourceArn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("PipelineForwarderTrigger")), "Arn"}},
 	}))
-	s.template.ResourceCountIs(jsii.String("AWS::Lambda::Permission"), jsii.Number(1))
+	s.template.ResourceCountIs(jsii.String("AWS::Lambda::Permission"), jsii.Number(2)) // the forwarder's and the export planner's
 	s.template.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), obj(map[string]any{
 		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
 			"Sid": "ForwarderTriggerDeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage",
@@ -72,7 +72,7 @@ func TestForwarderTrigger(t *testing.T) {
 func TestTriggerMatchesAWSEvents(t *testing.T) {
 	defer failOnPanic(t)
 	s := defaultSynth(t)
-	rule := only(t, resources(s, "AWS::Events::Rule"), func(map[string]any) bool { return true })
+	rule := only(t, resources(s, "AWS::Events::Rule"), ruleTargeting("Forwarder"))
 	pattern := withBucket(t, rule["Properties"].(map[string]any)["EventPattern"].(map[string]any), "amzn-s3-demo-bucket1")
 	event := func(detailType, bucket, key string) []byte {
 		return []byte(fmt.Sprintf(`{"version":"0","id":"17793124-05d4-b198-2fde-7ededc63b103","detail-type":%q,"source":"aws.s3",
@@ -247,6 +247,64 @@ func TestMetricsSurviveEveryLogLevel(t *testing.T) {
 			if got := props["Environment"].(map[string]any)["Variables"].(map[string]any)["LOG_LEVEL"]; got != level {
 				t.Errorf("logLevel %s: function %s has LOG_LEVEL %v", level, id, got)
 			}
+		}
+	}
+}
+
+// ruleTargeting selects the rule whose one target has the given Id.
+func ruleTargeting(id string) func(map[string]any) bool {
+	return func(r map[string]any) bool {
+		targets, _ := r["Properties"].(map[string]any)["Targets"].([]any)
+		return len(targets) == 1 && targets[0].(map[string]any)["Id"] == id
+	}
+}
+
+// TestExportTrigger: completed exports' manifests, and nothing else,
+// reach the export planner.
+func TestExportTrigger(t *testing.T) {
+	defer failOnPanic(t)
+	s := defaultSynth(t)
+	rule := only(t, resources(s, "AWS::Events::Rule"), ruleTargeting("Planner"))
+	props := rule["Properties"].(map[string]any)
+	got := withBucket(t, props["EventPattern"].(map[string]any), "BUCKET")
+	if want := eventrule.ExportManifest("BUCKET", "cdc-exports").Document(); !reflect.DeepEqual(normalize(t, got), normalize(t, want)) {
+		t.Errorf("rule pattern %s; eventrule says %s", toJSON(got), toJSON(want))
+	}
+	target := props["Targets"].([]any)[0].(map[string]any)
+	if got := toJSON(target["Arn"]); !strings.HasPrefix(got, `{"Fn::GetAtt":["PipelineBackfillPlanner`) {
+		t.Errorf("target %s; want the export planner", got)
+	}
+	if got := toJSON(target["DeadLetterConfig"]); !strings.Contains(got, "PipelineBackfillTriggerDeadLetterQueue") {
+		t.Errorf("dead-letter queue %s", got)
+	}
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), obj(map[string]any{
+		"Principal": "events.amazonaws.com", "Action": "lambda:InvokeFunction",
+		"SourceArn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("PipelineBackfillPlannerTrigger")), "Arn"}},
+	}))
+	// The converter writes under the prefix, with the streamer's settings.
+	s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj(map[string]any{"Environment": map[string]any{"Variables": map[string]any{
+		"S3_PREFIX": "cdc", "IMAGE_FORMAT": "plain", "BUCKET_NAME": assertions.Match_AnyValue(), "KMS_KEY_ID": assertions.Match_AnyValue(),
+		"METRICS_NAMESPACE": "DynamoDBStreamPipeline", "LOG_LEVEL": "INFO",
+	}}, "MemorySize": 1769, "Timeout": 900}))
+}
+
+func TestExportPrefixOutsideDataPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, exportPrefix string
+		ok                   bool
+	}{
+		{"cdc", "", true},
+		{"cdc", "exports", true},
+		{"cdc", "cdc-exports", true},
+		{"cdc", "cdc/exports", false},
+		{"cdc", "cdc", false},
+		{"cdc", "/x", false},
+	} {
+		p := testProps(t)
+		p.Prefix, p.ExportPrefix = tc.prefix, tc.exportPrefix
+		err := p.Validate()
+		if gotOK := err == nil; gotOK != tc.ok {
+			t.Errorf("prefix %q, exportPrefix %q: valid %v (%v), want %v", tc.prefix, tc.exportPrefix, gotOK, err, tc.ok)
 		}
 	}
 }

@@ -45,6 +45,14 @@ func Forwarder(bucket, prefix string) Pattern {
 	return ObjectCreated(bucket, objectkey.DataPrefix(prefix), objectkey.Suffix)
 }
 
+// ExportManifest returns the export planner's rule: a table export's
+// manifest-summary.json, <exportPrefix>/AWSDynamoDB/<export ID>/manifest-summary.json
+// (the layout in the DynamoDB developer guide, "DynamoDB table export
+// output format"). The planner still checks that the export completed.
+func ExportManifest(bucket, exportPrefix string) Pattern {
+	return ObjectCreated(bucket, exportPrefix+"/AWSDynamoDB/", "/manifest-summary.json")
+}
+
 // Validate reports a pattern that would match nothing useful: without a
 // bucket name the rule would select no event at all, silently.
 func (p Pattern) Validate() error {

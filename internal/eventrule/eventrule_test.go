@@ -300,3 +300,35 @@ func TestEventRuleMatchesAcceptsDocumentsBuiltInGo(t *testing.T) {
 		t.Errorf("got (%t, %v), expect (true, nil)", got, err)
 	}
 }
+
+func TestEventRuleExportManifest(t *testing.T) {
+	doc := ExportManifest("b", "cdc-exports").Document()
+	if got := toJSONString(t, doc["detail"].(map[string]any)["object"]); got != `{"key":[{"wildcard":"cdc-exports/AWSDynamoDB/*/manifest-summary.json"}]}` {
+		t.Errorf("key filter %s", got)
+	}
+	for _, tc := range []struct {
+		key    string
+		expect bool
+	}{
+		{"cdc-exports/AWSDynamoDB/01700000000000-abcd1234/manifest-summary.json", true},
+		{"cdc-exports/AWSDynamoDB/01700000000000-abcd1234/manifest-files.json", false},
+		{"cdc-exports/AWSDynamoDB/01700000000000-abcd1234/data/x.json.gz", false},
+		{"cdc-exports/AWSDynamoDB/01700000000000-abcd1234/_started", false},
+		{"cdc/table=T/dt=2026-01-01/hour=00/x-1-2.jsonl.gz", false},
+	} {
+		ev := []byte(`{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{"key":"` + tc.key + `"}}}`)
+		got, err := Matches(doc, ev)
+		if err != nil || got != tc.expect {
+			t.Errorf("%s: got %v, %v; expect %v", tc.key, got, err, tc.expect)
+		}
+	}
+}
+
+func toJSONString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -11,6 +11,15 @@
 // <stream>-sha256-<SHA-256 of the uncompressed content>.jsonl.gz, so that
 // only the same content ever lands on the same key. Whole payloads that
 // were not valid JSON go to <prefix>/_errors/malformed/<sha256>.json.gz.
+// Rows converted from a DynamoDB table export's data file (a backfill) use
+// the same layout, dated by the export time, with a name made of the
+// export ID and the data file:
+//
+//	<prefix>/table=<table>/dt=YYYY-MM-DD/hour=HH/snapshot-<export ID>-<data file>.jsonl.gz
+//
+// and their lines that could not be converted the same name under
+// <prefix>/_errors/.
+//
 // Data keys all start with <prefix>/table=, which is what the forwarder's
 // EventBridge rule (package eventrule) matches to see data objects but not
 // error objects.

@@ -132,10 +132,21 @@ type Parts struct {
 	Name string
 	// Errors is set for keys under _errors/.
 	Errors bool
+	// Snapshot is set for keys made by Snapshot and SnapshotErrors,
+	// objects converted from a table export. Their Stream is
+	// SnapshotMarker and FirstSequence and LastSequence hold the name's
+	// other two fields (the export ID with '.' for '-', and the data
+	// file), so that a name rebuilt from {stream}-{first}-{last} is still
+	// the key's own.
+	Snapshot bool
+	// ExportID (as in the export ARN, with its '-') and DataFile name the
+	// source of a snapshot key; both are empty for other keys.
+	ExportID, DataFile string
 }
 
-// Parse splits a key made by Data, Errors or ErrorsByContent, so that
-// consumers (the forwarder's destination templates) can use its parts.
+// Parse splits a key made by Data, Errors, ErrorsByContent, Snapshot or
+// SnapshotErrors, so that consumers (the forwarder's destination
+// templates) can use its parts.
 func Parse(key string) (Parts, error) {
 	var p Parts
 	segs := strings.Split(key, "/")
@@ -169,6 +180,15 @@ func Parse(key string) (Parts, error) {
 	p.Prefix = strings.Join(prefix, "/")
 	p.Table, p.Date, p.Hour, p.Name = table, date, hour, name
 	p.Stream = fields[0]
+	if p.Stream == SnapshotMarker {
+		if !snapshotToken(fields[1], ".") || !snapshotToken(fields[2], "_") {
+			return Parts{}, fmt.Errorf("key %q: name %q is not %s-<export ID>-<data file>%s", key, name, SnapshotMarker, Suffix)
+		}
+		p.Snapshot = true
+		p.FirstSequence, p.LastSequence = fields[1], fields[2]
+		p.ExportID, p.DataFile = strings.ReplaceAll(fields[1], ".", "-"), fields[2]
+		return p, nil
+	}
 	if fields[1] != ContentMarker {
 		p.FirstSequence, p.LastSequence = fields[1], fields[2]
 		return p, nil
@@ -189,6 +209,92 @@ func isSHA256(s string) bool {
 	}
 	for _, r := range s {
 		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// SnapshotMarker stands where a stream label would be in the name of an
+// object converted from a table export's data file. Stream labels are
+// compacted timestamps (20261101T000000000) and error keys without a
+// stream use "unknown", so no stream object's name starts with it.
+const SnapshotMarker = "snapshot"
+
+// SnapshotFile holds what names the objects converted from one data file
+// of a DynamoDB table export.
+type SnapshotFile struct {
+	Prefix string
+	Table  string
+	// ExportID is the last part of the export ARN, such as
+	// 01795449600123-5f1c2e3a: letters, digits and '-'.
+	ExportID string
+	// DataFile is the data file's name without its directory and
+	// extension, such as 4vbnz2r2wy2hrjsyqifh7xkdsq: letters, digits and
+	// '_'.
+	DataFile string
+	// ExportTime is the export's point in time; it gives dt= and hour=,
+	// as a stream batch's first record does.
+	ExportTime time.Time
+}
+
+// Snapshot returns the key of the data object converted from one export
+// data file:
+//
+//	<prefix>/table=<table>/dt=YYYY-MM-DD/hour=HH/snapshot-<export ID>-<data file>.jsonl.gz
+//
+// with the export ID's '-' written as '.' (01795449600123.5f1c2e3a), so
+// that the name keeps the <stream>-<first>-<last> form of stream objects:
+// the forwarder's destination templates, which rebuild names from
+// {stream}-{first}-{last}, stay unique for these keys too. The name is a
+// function of the export and the data file only, so a retried conversion
+// lands on the same key, and the key proves the content: a conditional
+// write that finds it taken (412) means the file is already converted.
+// It lives under DataPrefix, so the forwarder's rule delivers it as any
+// stream object.
+func Snapshot(f SnapshotFile) (string, error) {
+	p, err := f.path()
+	if err != nil {
+		return "", err
+	}
+	return join(f.Prefix, p), nil
+}
+
+// SnapshotErrors returns the key of the object holding the lines of the
+// same data file that could not be converted: Snapshot's name under
+// <prefix>/_errors/.
+func SnapshotErrors(f SnapshotFile) (string, error) {
+	p, err := f.path()
+	if err != nil {
+		return "", err
+	}
+	return join(f.Prefix, ErrorsDir+"/"+p), nil
+}
+
+func (f SnapshotFile) path() (string, error) {
+	if f.Table == "" || strings.ContainsAny(f.Table, "/") {
+		return "", fmt.Errorf("snapshot key: table %q is not a table name", f.Table)
+	}
+	if !snapshotToken(f.ExportID, "-") {
+		return "", fmt.Errorf("snapshot key: export ID %q: want letters, digits and '-'", f.ExportID)
+	}
+	if !snapshotToken(f.DataFile, "_") {
+		return "", fmt.Errorf("snapshot key: data file %q: want letters, digits and '_'", f.DataFile)
+	}
+	t := f.ExportTime.UTC()
+	return fmt.Sprintf("table=%s/dt=%s/hour=%02d/%s-%s-%s%s", f.Table, t.Format("2006-01-02"), t.Hour(),
+		SnapshotMarker, strings.ReplaceAll(f.ExportID, "-", "."), f.DataFile, Suffix), nil
+}
+
+// snapshotToken reports whether s is non-empty and made of letters,
+// digits and the characters in extra. Refusing anything else keeps the
+// name's fields apart and the mapping from export to key one-to-one.
+func snapshotToken(s, extra string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune(extra, r)) {
 			return false
 		}
 	}
