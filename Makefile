@@ -10,12 +10,16 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_GOENV   := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w -buildid='
 
-.PHONY: help build test lint vet staticcheck fmt-check unit reproducible bench fuzz clean tools local
+.PHONY: help build ddbstream test lint vet staticcheck fmt-check unit reproducible bench fuzz clean tools local
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-build: $(FUNCTIONS:%=bin/%/bootstrap) ## cross-compile each function as bin/<name>/bootstrap (linux/arm64)
+build: $(FUNCTIONS:%=bin/%/bootstrap) ddbstream ## cross-compile each function as bin/<name>/bootstrap (linux/arm64), and the operator tool
+
+ddbstream: ## build the operator tool for this machine as bin/ddbstream (backfill, reconcile; bin/ddbstream --help)
+	@mkdir -p bin
+	go build -trimpath -o bin/ddbstream ./cmd/ddbstream
 
 bin/%/bootstrap: FORCE
 	@mkdir -p $(@D)

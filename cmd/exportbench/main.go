@@ -49,8 +49,8 @@ import (
 
 	"github.com/ddbstream/pipeline/internal/export"
 	"github.com/ddbstream/pipeline/internal/export/converter"
-	"github.com/ddbstream/pipeline/internal/export/exportgen"
 	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/testing/exportgen"
 	"github.com/ddbstream/pipeline/internal/testing/procstat"
 )
 

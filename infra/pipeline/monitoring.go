@@ -138,6 +138,7 @@ func outputs(scope constructs.Construct, p *Props, v outputValues) {
 	out("StreamerFailureQueueUrl", "Batches the streamer gave up on", v.streamerQueue.QueueUrl())
 	out("ForwarderFailureQueueUrl", "Events the forwarder gave up on", v.forwarderQueue.QueueUrl())
 	out("ExportPrefix", "Key prefix of table exports (ddbstream backfill)", jsii.String(v.exportPrefix))
+	out("ImageFormat", "Image format of the lines (ddbstream reconcile renders the table the same way)", jsii.String(p.ImageFormat))
 	if v.keyARN != "" {
 		out("BucketKeyArn", "KMS key of the output bucket (exports are written with it)", jsii.String(v.keyARN))
 	}

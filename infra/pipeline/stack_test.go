@@ -326,7 +326,7 @@ func TestAlarmsDashboardAndOutputs(t *testing.T) {
 	s.template.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1))
 	for _, o := range []string{"TableName", "StreamArn", "BucketName", "Prefix", "StreamerFunctionName", "ForwarderFunctionName",
 		"StreamerLogGroupName", "ForwarderLogGroupName", "StreamerFailureQueueUrl", "ForwarderFailureQueueUrl", "ForwarderTriggerDeadLetterQueueUrl", "DashboardName",
-		"ExportPrefix", "BucketKeyArn", "ExportPlannerFunctionName", "ExportConverterFunctionName", "ExportConverterFailureQueueUrl", "ExportPlannerFailureQueueUrl"} {
+		"ExportPrefix", "ImageFormat", "BucketKeyArn", "ExportPlannerFunctionName", "ExportConverterFunctionName", "ExportConverterFailureQueueUrl", "ExportPlannerFailureQueueUrl"} {
 		s.template.HasOutput(jsii.String(o), obj(map[string]any{}))
 	}
 	// With a topic, every alarm notifies it.

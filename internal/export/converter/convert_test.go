@@ -19,11 +19,11 @@ import (
 
 	"github.com/ddbstream/pipeline/internal/emf"
 	"github.com/ddbstream/pipeline/internal/export"
-	"github.com/ddbstream/pipeline/internal/export/exportgen"
 	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/lambdalog"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/record"
+	"github.com/ddbstream/pipeline/internal/testing/exportgen"
 )
 
 // recordExports are the realistic exports package record keeps (see its

@@ -1,0 +1,140 @@
+package backfill
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// exportID is the last part of an export ARN (…/export/01234567890123-a1b2c3d4).
+func exportID(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+// exportDir is where an export's files are:
+// export-prefix/AWSDynamoDB/ExportId
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport.Output.html).
+func exportDir(prefix, id string) string {
+	if prefix == "" {
+		return "AWSDynamoDB/" + id
+	}
+	return prefix + "/AWSDynamoDB/" + id
+}
+
+func (b *run) setExport(d *types.ExportDescription) {
+	r := &b.report
+	r.ExportARN, r.ClientToken, r.Status = aws.ToString(d.ExportArn), aws.ToString(d.ClientToken), string(d.ExportStatus)
+	r.ExportTime = aws.ToTime(d.ExportTime)
+	r.ExportDir = "s3://" + aws.ToString(d.S3Bucket) + "/" + exportDir(aws.ToString(d.S3Prefix), exportID(r.ExportARN))
+	if d.ItemCount != nil {
+		r.Items = *d.ItemCount
+	}
+	if d.StartTime != nil && d.EndTime != nil {
+		r.ExportDuration = d.EndTime.Sub(*d.StartTime)
+	}
+}
+
+// sleep waits one poll interval.
+func (b *run) sleep(ctx context.Context) error {
+	t := time.NewTimer(b.cfg.Poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return interrupted(ctx.Err(), "backfill")
+	case <-t.C:
+		return nil
+	}
+}
+
+// follow waits for the export to complete and then for its conversion.
+func (b *run) follow(ctx context.Context, d *types.ExportDescription) error {
+	b.setExport(d)
+	arn := aws.ToString(d.ExportArn)
+	for d.ExportStatus == types.ExportStatusInProgress {
+		b.cfg.Progress(Progress{Phase: PhaseExport, ExportARN: arn, Status: string(d.ExportStatus), Elapsed: b.cfg.Now().Sub(aws.ToTime(d.StartTime))})
+		if !b.cfg.Now().Before(b.deadline) {
+			return &Error{Msg: fmt.Sprintf("export %s still %s after %s", arn, d.ExportStatus, b.cfg.Timeout), Unfinished: true,
+				Remedy: "exports of large tables take hours: run the same command again (with a longer --timeout) to attach to it"}
+		}
+		if err := b.sleep(ctx); err != nil {
+			return err
+		}
+		var err error
+		if d, err = b.describe(ctx, arn); err != nil {
+			return err
+		}
+		b.setExport(d)
+	}
+	switch d.ExportStatus {
+	case types.ExportStatusCompleted:
+	case types.ExportStatusFailed:
+		return &Error{Msg: fmt.Sprintf("export %s failed: %s: %s", arn, aws.ToString(d.FailureCode), aws.ToString(d.FailureMessage)),
+			Remedy: "fix the cause (for an S3 or KMS error: DynamoDB must be allowed to write to the bucket and use its key), then run backfill again: it starts a new export"}
+	default:
+		return fmt.Errorf("export %s has status %q", arn, d.ExportStatus)
+	}
+
+	m, err := b.manifest(ctx, d)
+	if err != nil {
+		return err
+	}
+	id, exportTime := exportID(arn), aws.ToTime(d.ExportTime)
+	for {
+		c, err := b.count(ctx, id, exportTime, m)
+		if err != nil {
+			return err
+		}
+		b.setConversion(m, c)
+		b.cfg.Progress(Progress{Phase: PhaseConvert, ExportARN: arn, Status: string(d.ExportStatus),
+			Elapsed: b.cfg.Now().Sub(aws.ToTime(d.StartTime)), Converted: c.converted, ToConvert: m.files() - m.empty, Errors: c.errorObjects})
+		if c.converted >= m.files()-m.empty {
+			return b.finish(exportTime)
+		}
+		if !b.cfg.Now().Before(b.deadline) {
+			return &Error{Msg: fmt.Sprintf("conversion of export %s: %d of %d data files converted after %s", arn, c.converted, m.files()-m.empty, b.cfg.Timeout), Unfinished: true,
+				Remedy: "run the same command again to keep following it; if the count does not move, the export planner and converter functions' logs and failure queues say why"}
+		}
+		if err := b.sleep(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *run) setConversion(m manifest, c conversion) {
+	r := &b.report
+	r.DataFiles, r.EmptyFiles, r.Items = m.files(), m.empty, m.items
+	r.Converted, r.DataObjects, r.ErrorObjects = c.converted, c.dataObjects, c.errorObjects
+}
+
+// finish judges a converted export: lines the converter could not convert
+// are kept under _errors/, and the backfill is not complete without them.
+func (b *run) finish(exportTime time.Time) error {
+	n := b.report.ErrorObjects
+	if n == 0 {
+		return nil
+	}
+	id := exportID(b.report.ExportARN)
+	_, errsDir, _ := snapshotDirs(b.cfg.Prefix, b.cfg.Table, id, exportTime)
+	return &Error{Msg: fmt.Sprintf("%d objects s3://%s/%s*.jsonl.gz hold lines of export %s that could not be converted", n, b.cfg.Bucket, errsDir, id),
+		Remedy: "read them (each line gives its reason and the item as exported); every other item of the export is in the lake"}
+}
+
+// manifest reads the export's files manifest: one JSON line per data
+// file, with its itemCount.
+func (b *run) manifest(ctx context.Context, d *types.ExportDescription) (manifest, error) {
+	bucket := aws.ToString(d.S3Bucket)
+	key := exportDir(aws.ToString(d.S3Prefix), exportID(aws.ToString(d.ExportArn))) + "/manifest-files.json"
+	out, err := b.objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return manifest{}, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	m, err := readManifest(out.Body)
+	if err != nil {
+		return manifest{}, fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
+	}
+	return m, nil
+}
