@@ -56,3 +56,43 @@ func TestNilPropsStopSynthesisClearly(t *testing.T) {
 		t.Errorf("valid props: %d errors", len(*errs))
 	}
 }
+
+// TestDeliveryNone: Databricks reads the objects itself (Auto Loader), so
+// no forwarder, no Databricks secret, no forwarder rule, queues or alarms;
+// the backfill and the stream side are unchanged.
+func TestDeliveryNone(t *testing.T) {
+	defer failOnPanic(t)
+	p := testProps(t)
+	p.DeliveryMode, p.DatabricksSecretName, p.DatabricksVolumePath = DeliveryNone, "", ""
+	if err := p.Validate(); err != nil {
+		t.Fatalf("delivery mode none without a secret: %v", err)
+	}
+	s := synth(t, p, false, "")
+	fns := resources(s, "AWS::Lambda::Function")
+	if got := len(fns); got != 3 {
+		t.Errorf("%d functions, want 3 (streamer, export planner, export converter)", got)
+	}
+	if strings.Contains(toJSON(s.json), "secretsmanager") {
+		t.Error("the template refers to a Databricks secret")
+	}
+	rules := resources(s, "AWS::Events::Rule")
+	if len(rules) != 1 {
+		t.Fatalf("%d rules, want the export planner's only", len(rules))
+	}
+	for id := range resources(s, "AWS::SQS::Queue") {
+		if strings.Contains(id, "Forwarder") {
+			t.Errorf("queue %s in delivery mode none", id)
+		}
+	}
+	for _, o := range []string{"ForwarderFunctionName", "ForwarderFailureQueueUrl"} {
+		if _, ok := s.json["Outputs"].(map[string]any)[o]; ok {
+			t.Errorf("output %s in delivery mode none", o)
+		}
+	}
+	// S3 still sends events to EventBridge: the backfill needs them.
+	s.template.HasResourceProperties(jsii.String("AWS::S3::Bucket"), &map[string]any{
+		"NotificationConfiguration": map[string]any{"EventBridgeConfiguration": map[string]any{"EventBridgeEnabled": true}},
+	})
+	checkNag(t, s)
+	checkIAMRules(t, s)
+}

@@ -14,9 +14,10 @@ import (
 )
 
 type monitored struct {
-	streamer, forwarder                         awslambda.Function
-	streamerQueue, forwarderQueue, triggerQueue awssqs.Queue
-	backfill                                    backfill
+	streamer      awslambda.Function
+	streamerQueue awssqs.Queue
+	delivery      *delivery // nil in delivery mode none
+	backfill      backfill
 }
 
 // newMonitoring adds the alarms and the dashboard.
@@ -53,11 +54,16 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 		Namespace: jsii.String("AWS/Lambda"), MetricName: jsii.String("IteratorAge"), Period: five, Statistic: jsii.String("Maximum"),
 		DimensionsMap: &map[string]*string{"FunctionName": m.streamer.FunctionName()},
 	})
-	for _, f := range []struct {
+	type function struct {
 		id      string
 		fn      awslambda.Function
 		timeout int
-	}{{"Streamer", m.streamer, p.StreamerTimeoutSec}, {"Forwarder", m.forwarder, p.ForwarderTimeoutSec}} {
+	}
+	fns := []function{{"Streamer", m.streamer, p.StreamerTimeoutSec}}
+	if m.delivery != nil {
+		fns = append(fns, function{"Forwarder", m.delivery.fn, p.ForwarderTimeoutSec})
+	}
+	for _, f := range fns {
 		alarm(f.id+"Errors", f.id+" invocations failed", f.fn.MetricErrors(sum), 1)
 		alarm(f.id+"Throttles", f.id+" invocations were throttled", f.fn.MetricThrottles(sum), 1)
 		alarm(f.id+"DurationNearTimeout", f.id+" ran for over 80% of its timeout", f.fn.MetricDuration(maximum), float64(f.timeout)*1000*0.8)
@@ -65,8 +71,12 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 	alarm("StreamIteratorAge", "The stream is falling behind: records wait longer than the threshold", iteratorAge, float64(p.IteratorAgeAlarmSec)*1000)
 	alarm("StreamerFailureQueueDepth", "Batches the streamer gave up on are waiting in its on-failure queue",
 		m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
-	alarm("ForwarderFailureQueueDepth", "Events the forwarder gave up on are waiting in its on-failure queue",
-		m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
+	if m.delivery != nil {
+		alarm("ForwarderFailureQueueDepth", "Events the forwarder gave up on are waiting in its on-failure queue",
+			m.delivery.queue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
+		alarm("ForwarderTriggerDeadLetters", "EventBridge could not deliver new-object events to the forwarder; they wait in the trigger's dead-letter queue",
+			m.delivery.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
+	}
 	for _, f := range []struct {
 		id string
 		fn awslambda.Function
@@ -82,44 +92,61 @@ func newMonitoring(scope constructs.Construct, p *Props, m monitored) {
 				"t": m.backfill.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum),
 			},
 		}), 1)
-	alarm("ForwarderTriggerDeadLetters", "EventBridge could not deliver new-object events to the forwarder; they wait in the trigger's dead-letter queue",
-		m.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum), 1)
 	alarm("ConversionErrors", "Stream records could not be converted; they are kept under _errors/", emf(m.streamer, "ConversionErrors"), 1)
 
 	graph := func(title string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget {
 		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &metrics, Width: jsii.Number(8)})
 	}
-	awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		Widgets: &[]*[]awscloudwatch.IWidget{
-			{
-				graph("Stream records and objects", emf(m.streamer, "Records"), emf(m.streamer, "Objects"), emf(m.streamer, "FailedRecords")),
-				graph("Stream lag (ms)", iteratorAge, emfStat(m.streamer, "RecordAge", "Maximum")), // an age adds up to nothing
-				graph("Streamer bytes", emf(m.streamer, "BytesIn"), emf(m.streamer, "BytesOut")),
-			},
-			{
-				graph("Errors", m.streamer.MetricErrors(sum), m.forwarder.MetricErrors(sum), emf(m.streamer, "ConversionErrors"), emf(m.forwarder, "Failures")),
-				graph("Throttles", m.streamer.MetricThrottles(sum), m.forwarder.MetricThrottles(sum)),
-				graph("Duration (max ms)", m.streamer.MetricDuration(maximum), m.forwarder.MetricDuration(maximum)),
-			},
-			{
-				graph("Delivered to Databricks", emf(m.forwarder, "Objects"), emf(m.forwarder, "Skipped"), emf(m.forwarder, "Retries")),
-				graph("Delivered bytes", emf(m.forwarder, "Bytes")),
-				graph("On-failure queues", m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum), m.forwarderQueue.MetricApproximateNumberOfMessagesVisible(maximum),
-					m.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum)),
-			},
-		},
+	rows := [][]awscloudwatch.IWidget{{
+		graph("Stream records and objects", emf(m.streamer, "Records"), emf(m.streamer, "Objects"), emf(m.streamer, "FailedRecords")),
+		graph("Stream lag (ms)", iteratorAge, emfStat(m.streamer, "RecordAge", "Maximum")), // an age adds up to nothing
+		graph("Streamer bytes", emf(m.streamer, "BytesIn"), emf(m.streamer, "BytesOut")),
+	}}
+	bfQueues := []awscloudwatch.IMetric{
+		m.backfill.plannerQueue.MetricApproximateNumberOfMessagesVisible(maximum),
+		m.backfill.converterQueue.MetricApproximateNumberOfMessagesVisible(maximum),
+		m.backfill.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum),
+	}
+	queues := []awscloudwatch.IMetric{m.streamerQueue.MetricApproximateNumberOfMessagesVisible(maximum)}
+	if d := m.delivery; d != nil {
+		f := d.fn
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("Errors", m.streamer.MetricErrors(sum), f.MetricErrors(sum), emf(m.streamer, "ConversionErrors"), emf(f, "Failures")),
+			graph("Throttles", m.streamer.MetricThrottles(sum), f.MetricThrottles(sum)),
+			graph("Duration (max ms)", m.streamer.MetricDuration(maximum), f.MetricDuration(maximum)),
+		}, []awscloudwatch.IWidget{
+			graph("Delivered to Databricks", emf(f, "Objects"), emf(f, "Skipped"), emf(f, "Retries")),
+			graph("Delivered bytes", emf(f, "Bytes")),
+			graph("On-failure queues", append(queues, d.queue.MetricApproximateNumberOfMessagesVisible(maximum),
+				d.triggerQueue.MetricApproximateNumberOfMessagesVisible(maximum))...),
+		})
+	} else {
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("Errors", m.streamer.MetricErrors(sum), emf(m.streamer, "ConversionErrors")),
+			graph("Throttles", m.streamer.MetricThrottles(sum)),
+			graph("On-failure queues", queues...),
+		})
+	}
+	rows = append(rows, []awscloudwatch.IWidget{
+		graph("Backfill errors", m.backfill.planner.MetricErrors(sum), m.backfill.converter.MetricErrors(sum)),
+		graph("Backfill queues", bfQueues...),
 	})
+	widgets := make([]*[]awscloudwatch.IWidget, len(rows))
+	for i := range rows {
+		widgets[i] = &rows[i]
+	}
+	awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{Widgets: &widgets})
 }
 
 type outputValues struct {
-	table, stream, bucket         string
-	streamer, forwarder           awslambda.Function
-	streamerLogs, forwarderLogs   awslogs.LogGroup
-	streamerQueue, forwarderQueue awssqs.Queue
-	triggerQueue                  awssqs.Queue
-	ucRole                        awsiam.Role // nil without Unity Catalog access
-	backfill                      backfill
-	exportPrefix, keyARN          string
+	table, stream, bucket string
+	streamer              awslambda.Function
+	streamerLogs          awslogs.LogGroup
+	streamerQueue         awssqs.Queue
+	delivery              *delivery   // nil in delivery mode none
+	ucRole                awsiam.Role // nil without Unity Catalog access
+	backfill              backfill
+	exportPrefix, keyARN  string
 }
 
 func outputs(scope constructs.Construct, p *Props, v outputValues) {
@@ -132,11 +159,14 @@ func outputs(scope constructs.Construct, p *Props, v outputValues) {
 	out("BucketName", "Output bucket", jsii.String(v.bucket))
 	out("Prefix", "Key prefix of the pipeline's objects", jsii.String(p.Prefix))
 	out("StreamerFunctionName", "Streamer function", v.streamer.FunctionName())
-	out("ForwarderFunctionName", "Forwarder function", v.forwarder.FunctionName())
 	out("StreamerLogGroupName", "Streamer logs", v.streamerLogs.LogGroupName())
-	out("ForwarderLogGroupName", "Forwarder logs", v.forwarderLogs.LogGroupName())
 	out("StreamerFailureQueueUrl", "Batches the streamer gave up on", v.streamerQueue.QueueUrl())
-	out("ForwarderFailureQueueUrl", "Events the forwarder gave up on", v.forwarderQueue.QueueUrl())
+	if d := v.delivery; d != nil {
+		out("ForwarderFunctionName", "Forwarder function", d.fn.FunctionName())
+		out("ForwarderLogGroupName", "Forwarder logs", d.logs.LogGroupName())
+		out("ForwarderFailureQueueUrl", "Events the forwarder gave up on", d.queue.QueueUrl())
+		out("ForwarderTriggerDeadLetterQueueUrl", "New-object events EventBridge could not deliver to the forwarder", d.triggerQueue.QueueUrl())
+	}
 	out("ExportPrefix", "Key prefix of table exports (ddbstream backfill)", jsii.String(v.exportPrefix))
 	out("ImageFormat", "Image format of the lines (ddbstream reconcile renders the table the same way)", jsii.String(p.ImageFormat))
 	if v.keyARN != "" {
@@ -146,7 +176,6 @@ func outputs(scope constructs.Construct, p *Props, v outputValues) {
 	out("ExportConverterFunctionName", "Export converter function", v.backfill.converter.FunctionName())
 	out("ExportConverterFailureQueueUrl", "Export data files the converter gave up on", v.backfill.converterQueue.QueueUrl())
 	out("ExportPlannerFailureQueueUrl", "Export manifests the planner gave up on", v.backfill.plannerQueue.QueueUrl())
-	out("ForwarderTriggerDeadLetterQueueUrl", "New-object events EventBridge could not deliver to the forwarder", v.triggerQueue.QueueUrl())
 	out("DashboardName", "CloudWatch dashboard of the pipeline",
 		scope.Node().FindChild(jsii.String("Monitoring")).Node().FindChild(jsii.String("Dashboard")).(awscloudwatch.Dashboard).DashboardName())
 	if v.ucRole != nil {

@@ -23,7 +23,7 @@ func suppression(id, reason string, appliesTo ...string) *cdknag.NagPackSuppress
 
 // suppressFindings records, with reasons, the cdk-nag findings this design
 // accepts. Each names the exact resources it covers.
-func suppressFindings(scope constructs.Construct, streamer, forwarder awslambda.Function, bf backfill, queues ...any) {
+func suppressFindings(scope constructs.Construct, streamer awslambda.Function, dl *delivery, bf backfill, queues ...any) {
 	objects := `/^Resource::arn:<AWS::Partition>:s3:::.*\/\*$/g`
 	logStreams := `/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:.*:\*$/g`
 	cdknag.NagSuppressions_AddResourceSuppressions(streamer.Role(), &[]*cdknag.NagPackSuppression{
@@ -31,11 +31,14 @@ func suppressFindings(scope constructs.Construct, streamer, forwarder awslambda.
 			"dynamodb:ListStreams, alone in its statement, on * because it supports no resource-level permissions (iam.WildcardResources).",
 			objects, logStreams, `/^Resource::\*$/g`),
 	}, jsii.Bool(true))
-	cdknag.NagSuppressions_AddResourceSuppressions(forwarder.Role(), &[]*cdknag.NagPackSuppression{
-		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the pipeline prefix; log streams of the function's one log group; "+
-			"a secret named without its ARN ends in six random characters (-??????).",
-			objects, logStreams, `/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?$/g`),
-	}, jsii.Bool(true))
+	if dl != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(dl.fn.Role(), &[]*cdknag.NagPackSuppression{
+			suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the pipeline prefix; log streams of the function's one log group; "+
+				"a secret named without its ARN ends in six random characters (-??????).",
+				objects, logStreams, `/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?$/g`),
+		}, jsii.Bool(true))
+		queues = append(queues, dl.queue, dl.triggerQueue)
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(bf.planner.Role(), &[]*cdknag.NagPackSuppression{
 		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the export prefix; the table's exports, whose IDs are unknown before "+
 			"they exist (table/<t>/export/*); log streams of the function's one log group.",

@@ -103,6 +103,10 @@ type Props struct {
 	DatabricksStorageCredentialName string
 }
 
+// DeliveryNone deploys no forwarder: Databricks reads the objects itself,
+// with Auto Loader (the bundle in databricks/).
+const DeliveryNone = "none"
+
 // DefaultProps returns the defaults; a Databricks secret and destination
 // must still be given.
 func DefaultProps() Props {
@@ -321,8 +325,8 @@ func (p Props) Validate() error {
 		bad("databricksSecretArn", p.DatabricksSecretARN, "a Secrets Manager secret ARN")
 	case p.DatabricksSecretName != "" && !secretNameRE.MatchString(p.DatabricksSecretName):
 		bad("databricksSecretName", p.DatabricksSecretName, "a Secrets Manager secret name")
-	case p.DatabricksSecretName == "" && p.DatabricksSecretARN == "":
-		errs = append(errs, "context databricksSecretName (or databricksSecretArn) is not set: want the Secrets Manager secret holding the Databricks host and token or OAuth client")
+	case p.DatabricksSecretName == "" && p.DatabricksSecretARN == "" && p.DeliveryMode != DeliveryNone:
+		errs = append(errs, "context databricksSecretName (or databricksSecretArn) is not set: want the Secrets Manager secret holding the Databricks host and token or OAuth client (or deliveryMode=none, where Databricks reads the objects itself)")
 	}
 	if p.DatabricksSecretKMSKeyARN != "" && !kmsKeyARNRE.MatchString(p.DatabricksSecretKMSKeyARN) {
 		bad("databricksSecretKmsKeyArn", p.DatabricksSecretKMSKeyARN, "a KMS key ARN")
@@ -354,7 +358,9 @@ func (p Props) Validate() error {
 	if _, err := streamer.ConfigFromEnv(lookup(p.streamerEnv("placeholder-bucket", ""))); err != nil {
 		errs = append(errs, "streamer settings: "+err.Error())
 	}
-	if _, err := forwarder.ConfigFromEnv(lookup(p.forwarderEnv("placeholder-secret"))); err != nil {
+	if p.DeliveryMode == DeliveryNone {
+		// No forwarder: nothing of its settings is used.
+	} else if _, err := forwarder.ConfigFromEnv(lookup(p.forwarderEnv("placeholder-secret"))); err != nil {
 		errs = append(errs, "forwarder settings (context deliveryMode and its keys): "+err.Error())
 	}
 	if _, err := converter.ConfigFromEnv(lookup(p.converterEnv("placeholder-bucket", ""))); err != nil {

@@ -46,6 +46,7 @@ type Pipeline struct {
 	constructs.Construct
 	Resources iam.Resources
 	Streamer  awslambda.Function
+	// Forwarder is nil in delivery mode none.
 	Forwarder awslambda.Function
 }
 
@@ -94,20 +95,9 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 	bucket := newBucket(c, p, bucketName, key)
 
 	streamerQueue := failureQueue(c, "StreamerFailureQueue")
-	forwarderQueue := failureQueue(c, "ForwarderFailureQueue")
-	triggerQueue := failureQueue(c, "ForwarderTriggerDeadLetterQueue")
-	res.StreamerQueueARN, res.ForwarderQueueARN = *streamerQueue.QueueArn(), *forwarderQueue.QueueArn()
-	streamerLogs, forwarderLogs := logGroup(c, "StreamerLogs", p), logGroup(c, "ForwarderLogs", p)
-	res.StreamerLogGroup, res.ForwarderLogGroup = *streamerLogs.LogGroupName(), *forwarderLogs.LogGroupName()
-
-	secretID := p.DatabricksSecretARN
-	res.SecretARN = p.DatabricksSecretARN
-	if secretID == "" {
-		secretID = p.DatabricksSecretName
-		// A secret's ARN ends in six random characters after its name.
-		res.SecretARN = fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", res.Partition, res.Region, res.Account, p.DatabricksSecretName)
-	}
-	res.SecretKeyARN = p.DatabricksSecretKMSKeyARN
+	res.StreamerQueueARN = *streamerQueue.QueueArn()
+	streamerLogs := logGroup(c, "StreamerLogs", p)
+	res.StreamerLogGroup = *streamerLogs.LogGroupName()
 
 	keyARN := ""
 	if key != nil {
@@ -118,12 +108,6 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 		memory: p.StreamerMemoryMB, timeout: p.StreamerTimeoutSec, env: p.streamerEnv(bucketName, keyARN),
 		description: "Writes each DynamoDB Streams batch to S3 as one gzip JSON Lines object",
 	})
-	forwarderFn := newFunction(c, "Forwarder", p, functionSettings{
-		name: "forwarder", statements: iam.Forwarder(res), logs: forwarderLogs,
-		memory: p.ForwarderMemoryMB, timeout: p.ForwarderTimeoutSec, env: p.forwarderEnv(secretID),
-		description: "Delivers each new pipeline object to Databricks",
-	})
-
 	awslambda.NewCfnEventSourceMapping(c, jsii.String("StreamMapping"), &awslambda.CfnEventSourceMappingProps{
 		FunctionName:                   streamerFn.FunctionArn(),
 		EventSourceArn:                 jsii.String(streamARN),
@@ -140,8 +124,11 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 		},
 	})
 
-	asyncConfig(c, "ForwarderAsyncConfig", forwarderFn, forwarderQueue, p)
-	triggerForwarder(c, bucket, forwarderFn, triggerQueue, res)
+	// S3 sends every event to EventBridge: the forwarder's and the export
+	// planner's rules select theirs.
+	bucket.Node().DefaultChild().(awss3.CfnBucket).AddPropertyOverride(
+		jsii.String("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled"), true)
+	dl := newDelivery(c, p, &res)
 	res.ExportPrefix = p.exportPrefix()
 	bf := newBackfill(c, p, &res, keyARN)
 
@@ -149,14 +136,17 @@ func NewPipeline(scope constructs.Construct, id string, p *Props) *Pipeline {
 	if p.DatabricksExternalID != "" {
 		ucRole = newUnityCatalogRole(c, p, res, stack)
 	}
-	newMonitoring(c, p, monitored{streamer: streamerFn, forwarder: forwarderFn, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, triggerQueue: triggerQueue, backfill: bf})
+	newMonitoring(c, p, monitored{streamer: streamerFn, streamerQueue: streamerQueue, delivery: dl, backfill: bf})
 	outputs(c, p, outputValues{
-		table: tableName, stream: streamARN, bucket: bucketName, streamer: streamerFn, forwarder: forwarderFn,
-		streamerLogs: streamerLogs, forwarderLogs: forwarderLogs, streamerQueue: streamerQueue, forwarderQueue: forwarderQueue, triggerQueue: triggerQueue, ucRole: ucRole,
-		backfill: bf, exportPrefix: res.ExportPrefix, keyARN: keyARN,
+		table: tableName, stream: streamARN, bucket: bucketName, streamer: streamerFn, streamerLogs: streamerLogs, streamerQueue: streamerQueue,
+		delivery: dl, ucRole: ucRole, backfill: bf, exportPrefix: res.ExportPrefix, keyARN: keyARN,
 	})
-	suppressFindings(c, streamerFn, forwarderFn, bf, streamerQueue, forwarderQueue, triggerQueue, bf.plannerQueue, bf.converterQueue, bf.triggerQueue, ucRole)
-	return &Pipeline{Construct: c, Resources: res, Streamer: streamerFn, Forwarder: forwarderFn}
+	suppressFindings(c, streamerFn, dl, bf, streamerQueue, bf.plannerQueue, bf.converterQueue, bf.triggerQueue, ucRole)
+	pl := &Pipeline{Construct: c, Resources: res, Streamer: streamerFn}
+	if dl != nil {
+		pl.Forwarder = dl.fn
+	}
+	return pl
 }
 
 func newTable(scope constructs.Construct, p *Props) (name, streamARN string) {
@@ -295,10 +285,44 @@ const (
 // invokes Lambda asynchronously, so the forwarder's retries and on-failure
 // queue apply after delivery; the rule's own dead-letter queue keeps events
 // it could not deliver at all.
-func triggerForwarder(scope constructs.Construct, bucket awss3.Bucket, fn awslambda.Function, dlq awssqs.Queue, res iam.Resources) awsevents.CfnRule {
-	cfn := bucket.Node().DefaultChild().(awss3.CfnBucket)
-	cfn.AddPropertyOverride(jsii.String("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled"), true)
+func triggerForwarder(scope constructs.Construct, fn awslambda.Function, dlq awssqs.Queue, res iam.Resources) awsevents.CfnRule {
 	return invokeOnObjectCreated(scope, "Forwarder", fn, dlq, eventrule.Forwarder(res.BucketName, res.Prefix), "New pipeline data objects to the forwarder")
+}
+
+// delivery is the forwarder and what serves it; nil in delivery mode none,
+// where Databricks reads the objects itself (Auto Loader).
+type delivery struct {
+	fn                  awslambda.Function
+	logs                awslogs.LogGroup
+	queue, triggerQueue awssqs.Queue
+}
+
+// newDelivery deploys the forwarder, unless the delivery mode is none.
+func newDelivery(c constructs.Construct, p *Props, res *iam.Resources) *delivery {
+	if p.DeliveryMode == DeliveryNone {
+		return nil
+	}
+	d := &delivery{
+		queue: failureQueue(c, "ForwarderFailureQueue"), triggerQueue: failureQueue(c, "ForwarderTriggerDeadLetterQueue"),
+		logs: logGroup(c, "ForwarderLogs", p),
+	}
+	res.ForwarderQueueARN, res.ForwarderLogGroup = *d.queue.QueueArn(), *d.logs.LogGroupName()
+	secretID := p.DatabricksSecretARN
+	res.SecretARN = p.DatabricksSecretARN
+	if secretID == "" {
+		secretID = p.DatabricksSecretName
+		// A secret's ARN ends in six random characters after its name.
+		res.SecretARN = fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", res.Partition, res.Region, res.Account, p.DatabricksSecretName)
+	}
+	res.SecretKeyARN = p.DatabricksSecretKMSKeyARN
+	d.fn = newFunction(c, "Forwarder", p, functionSettings{
+		name: "forwarder", statements: iam.Forwarder(*res), logs: d.logs,
+		memory: p.ForwarderMemoryMB, timeout: p.ForwarderTimeoutSec, env: p.forwarderEnv(secretID),
+		description: "Delivers each new pipeline object to Databricks",
+	})
+	asyncConfig(c, "ForwarderAsyncConfig", d.fn, d.queue, p)
+	triggerForwarder(c, d.fn, d.triggerQueue, *res)
+	return d
 }
 
 // invokeOnObjectCreated routes the S3 events pattern selects to fn: a rule

@@ -16,7 +16,10 @@ func variants(t *testing.T) map[string]Props {
 	uc.DatabricksExternalID = "0d26daa6-5e44-4c97-a497-ef015f91254a"
 	topic := testProps(t)
 	topic.AlarmTopicARN = "arn:aws:sns:eu-west-1:123456789012:pipeline-alarms"
+	none := testProps(t)
+	none.DeliveryMode, none.DatabricksSecretName, none.DatabricksVolumePath = DeliveryNone, "", ""
 	return map[string]Props{
+		"delivery-none": none,
 		"default": testProps(t), "imported-table": imported, "sse-s3": sseS3, "unity-catalog-role": uc, "alarm-topic": topic,
 	}
 }
