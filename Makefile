@@ -53,8 +53,9 @@ smoke: ## check a deployed stack: canary item -> S3 -> Databricks, recent errors
 	go run ./cmd/smoke -stack $(STACK)
 
 CHANGES ?= 10000
-local: tools ## run the whole pipeline locally and check every change arrives exactly once (CHANGES=100000 for the benchmark)
-	go run ./cmd/local -changes $(CHANGES)
+PRELOAD ?= 3000
+local: tools ## run the whole pipeline locally: preload PRELOAD items, backfill them while CHANGES changes are written, check every change arrives exactly once and the lake equals the table
+	go run ./cmd/local -changes $(CHANGES) -preload $(PRELOAD)
 
 reproducible: ## build every function twice (other path, empty cache) and compare bytes
 	scripts/check-reproducible.sh $(FUNCTIONS)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func startPipeline(t *testing.T, opts Options) *Pipeline {
 		}
 		t.Skip(err)
 	}
-	opts.Root, opts.WorkDir = root, t.TempDir()
+	opts.Root, opts.WorkDir, opts.FunctionsDir = root, t.TempDir(), sharedFunctions(t, root)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p, err := Start(ctx, opts)
@@ -43,9 +44,41 @@ func startPipeline(t *testing.T, opts Options) *Pipeline {
 		if t.Failed() {
 			t.Logf("streamer log tail:\n%s", tail(p.StreamerLogs.String(), 3000))
 			t.Logf("forwarder log tail:\n%s", tail(p.ForwarderLogs.String(), 3000))
+			t.Logf("export planner log tail:\n%s", tail(p.PlannerLogs.String(), 3000))
+			t.Logf("export converter log tail:\n%s", tail(p.ConverterLogs.String(), 3000))
 		}
 	})
 	return p
+}
+
+// functions are the bootstraps every test's pipeline runs, built once.
+var functions struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// sharedFunctions builds the functions on the first call and returns
+// their directory; TestMain removes it.
+func sharedFunctions(t *testing.T, root string) string {
+	t.Helper()
+	functions.once.Do(func() {
+		if functions.dir, functions.err = os.MkdirTemp("", "ddbstream-functions-*"); functions.err == nil {
+			_, functions.err = BuildFunctions(root, functions.dir)
+		}
+	})
+	if functions.err != nil {
+		t.Fatal(functions.err)
+	}
+	return functions.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if functions.dir != "" {
+		_ = os.RemoveAll(functions.dir)
+	}
+	os.Exit(code)
 }
 
 func tail(s string, n int) string {

@@ -39,9 +39,16 @@ type Load struct {
 // every item: it must arrive in S3 exactly.
 const Amount = "12345678901234567890.123456789012345678"
 
+// ProgressEvery is how many changes Generate writes between calls of its
+// progress function: often enough for a caller to start something once
+// the first changes are in.
+const ProgressEvery = 100
+
 // Generate writes n changes to table: inserts, updates, deletes and
 // TTL-style deletes of expired items, from several workers, each owning
-// its items so that every item's changes are in a known order.
+// its items so that every item's changes are in a known order. progress,
+// if set, is called with the count written after every ProgressEvery
+// changes, from the writers' goroutines.
 func Generate(ctx context.Context, c *dynamodb.Client, table string, n int, seed uint64, progress func(done int)) (*Load, error) {
 	const workers = 32
 	items := max(8, n/8)
@@ -106,7 +113,7 @@ func Generate(ctx context.Context, c *dynamodb.Client, table string, n int, seed
 				load.ByItem[item] = append(load.ByItem[item], ch)
 				load.Total++
 				mu.Unlock()
-				if d := done.Add(1); progress != nil && d%1000 == 0 {
+				if d := done.Add(1); progress != nil && d%ProgressEvery == 0 {
 					progress(int(d))
 				}
 			}
@@ -121,9 +128,17 @@ func Generate(ctx context.Context, c *dynamodb.Client, table string, n int, seed
 	return load, nil
 }
 
-func put(ctx context.Context, c *dynamodb.Client, table, item string, v int, ttl bool, rng *rand.Rand) error {
+func put(ctx context.Context, c *dynamodb.Client, table, name string, v int, ttl bool, rng *rand.Rand) error {
+	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item(name, v, ttl, rng)})
+	return err
+}
+
+// item is an item as the load generator writes it: every attribute type,
+// a number with more digits than float64 keeps, and for ttl an expiry in
+// the past.
+func item(name string, v int, ttl bool, rng *rand.Rand) map[string]dtypes.AttributeValue {
 	it := map[string]dtypes.AttributeValue{
-		"pk":     &dtypes.AttributeValueMemberS{Value: item},
+		"pk":     &dtypes.AttributeValueMemberS{Value: name},
 		"v":      &dtypes.AttributeValueMemberN{Value: strconv.Itoa(v)},
 		"amount": &dtypes.AttributeValueMemberN{Value: Amount},
 		"tags":   &dtypes.AttributeValueMemberSS{Value: []string{"local", "test"}},
@@ -136,6 +151,84 @@ func put(ctx context.Context, c *dynamodb.Client, table, item string, v int, ttl
 	if ttl {
 		it["expiresAt"] = &dtypes.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)}
 	}
-	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: it})
-	return err
+	return it
+}
+
+// PreloadItem names the n-th preloaded item: apart from the load
+// generator's items, so that the stream's checks never meet them.
+func PreloadItem(n int) string { return fmt.Sprintf("pre-%06d", n) }
+
+// Preload writes n items, PreloadItem(0) to PreloadItem(n-1), with the
+// attributes the load generator's inserts have, in batches of 25
+// (BatchWriteItem's limit) from a few workers. Written before the table's
+// stream is enabled (Options.Preload), they are the state a table had
+// before the pipeline: only a backfill brings them into the lake.
+func Preload(ctx context.Context, c *dynamodb.Client, table string, n int, seed uint64) error {
+	const workers, batch = 8, 25
+	batches := make(chan []int)
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			for ids := range batches {
+				reqs := make([]dtypes.WriteRequest, 0, len(ids))
+				for _, i := range ids {
+					reqs = append(reqs, dtypes.WriteRequest{PutRequest: &dtypes.PutRequest{Item: item(PreloadItem(i), 1, false, rng)}})
+				}
+				if err := writeBatch(ctx, c, table, reqs); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}(w)
+	}
+	var err error
+send:
+	for start := 0; start < n; start += batch {
+		ids := make([]int, 0, batch)
+		for i := start; i < min(n, start+batch); i++ {
+			ids = append(ids, i)
+		}
+		select {
+		case batches <- ids:
+		case err = <-errc:
+			break send
+		case <-ctx.Done():
+			err = ctx.Err()
+			break send
+		}
+	}
+	close(batches)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// maxUnprocessedRounds bounds the resending of a batch's unprocessed
+// items, which DynamoDB returns under throttling and DynamoDB Local in
+// practice never does.
+const maxUnprocessedRounds = 10
+
+func writeBatch(ctx context.Context, c *dynamodb.Client, table string, reqs []dtypes.WriteRequest) error {
+	for round := 0; len(reqs) > 0; round++ {
+		if round == maxUnprocessedRounds {
+			return fmt.Errorf("preload: %d items still unprocessed after %d rounds", len(reqs), round)
+		}
+		out, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]dtypes.WriteRequest{table: reqs}})
+		if err != nil {
+			return fmt.Errorf("preload: %w", err)
+		}
+		reqs = out.UnprocessedItems[table]
+	}
+	return nil
 }

@@ -22,12 +22,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbstream/pipeline/integration/eventbus"
+	"github.com/ddbstream/pipeline/integration/exports"
+	"github.com/ddbstream/pipeline/integration/lambdaapi"
 	"github.com/ddbstream/pipeline/integration/poller"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
 	"github.com/ddbstream/pipeline/integration/s3faults"
 	"github.com/ddbstream/pipeline/integration/secretsmanager"
+	"github.com/ddbstream/pipeline/internal/backfill"
+	"github.com/ddbstream/pipeline/internal/eventrule"
 	"github.com/ddbstream/pipeline/internal/lambdabuild"
 	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/orderkey"
 	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 )
 
@@ -55,10 +60,35 @@ type Options struct {
 	WorkspaceOptions []fakedatabricks.Option
 	// Mutate may change stream records before the streamer sees them.
 	Mutate func([]byte) []byte
-	// DuplicateEvents delivers every S3 event to the forwarder twice.
+	// DuplicateEvents delivers every S3 event twice to each rule's
+	// function (the forwarder, the export planner).
 	DuplicateEvents bool
-	// StreamerEnv and ForwarderEnv add to the functions' environments.
-	StreamerEnv, ForwarderEnv map[string]string
+	// StreamerEnv, ForwarderEnv, PlannerEnv and ConverterEnv add to the
+	// functions' environments.
+	StreamerEnv, ForwarderEnv, PlannerEnv, ConverterEnv map[string]string
+	// Key is the table's primary key (default: a string partition key
+	// named pk, which the load generator writes).
+	Key KeySchema
+	// Preload, if set, writes items to the new table before its stream is
+	// enabled: items no stream record carries, as in a table that existed
+	// before the pipeline, which only a backfill brings into the lake.
+	Preload func(ctx context.Context, db *dynamodb.Client, table string) error
+	// ExportDataFiles is the number of data files a table export writes
+	// (default 4).
+	ExportDataFiles int
+	// FunctionsDir holds bootstraps BuildFunctions made, so that several
+	// pipelines (the end-to-end tests) build them once; empty: they are
+	// built into WorkDir.
+	FunctionsDir string
+}
+
+// KeySchema is a table's primary key: its attributes' names and types
+// (S, N or B); no sort key when SortKey is empty.
+type KeySchema struct {
+	PartitionKey  string
+	PartitionType dtypes.ScalarAttributeType
+	SortKey       string
+	SortType      dtypes.ScalarAttributeType
 }
 
 func (o *Options) defaults() {
@@ -86,33 +116,72 @@ func (o *Options) defaults() {
 	if o.VolumePath == "" {
 		o.VolumePath = "/Volumes/main/cdc/landing/{key}"
 	}
+	if o.Key.PartitionKey == "" {
+		o.Key = KeySchema{PartitionKey: "pk", PartitionType: dtypes.ScalarAttributeTypeS}
+	}
+	if o.ExportDataFiles == 0 {
+		o.ExportDataFiles = 4
+	}
 }
+
+// ConverterFunction is the export converter's name, under which the
+// local Lambda endpoint serves it to the planner.
+const ConverterFunction = "exportconverter"
+
+// converterRetries and asyncRetryDelay model Lambda's asynchronous
+// invocation: two retries by default, here a moment apart rather than a
+// minute or two. Nothing waits on the delay: the queues report progress.
+const (
+	converterRetries = 2
+	asyncRetryDelay  = 200 * time.Millisecond
+)
+
+// streamLabelBackdate is how much earlier than DynamoDB Local created it
+// the exports endpoint says the table's stream was created: a minute more
+// than the backfill requires (exports.Config.StreamLabelBackdate says why
+// that is sound locally).
+const streamLabelBackdate = orderkey.SnapshotMargin + time.Minute
 
 // SecretName is the local Databricks secret's name.
 const SecretName = "local/databricks"
 
 // Pipeline is a running local pipeline.
 type Pipeline struct {
-	Opts      Options
-	DDB, S3   *Service
-	S3Faults  *s3faults.Proxy
-	Secrets   *secretsmanager.Endpoint
-	Workspace *fakedatabricks.Workspace // nil with a real workspace
-	Streamer  *runtimeapi.Function
-	Forwarder *runtimeapi.Function
-	Poller    *poller.Poller
-	Relay     *eventbus.Relay
-	StreamARN string
-	DynamoDB  *dynamodb.Client
-	S3Client  *s3.Client
+	Opts    Options
+	DDB, S3 *Service
+	// S3Faults is between the streamer and the S3 server, ConverterS3Faults
+	// between the export converter and it; exportWrites carries the
+	// export's own objects, faultless, so that their notifications are
+	// waited for like the others.
+	S3Faults, ConverterS3Faults *s3faults.Proxy
+	exportWrites                *s3faults.Proxy
+	Secrets                     *secretsmanager.Endpoint
+	Workspace                   *fakedatabricks.Workspace // nil with a real workspace
+	Streamer                    *runtimeapi.Function
+	Forwarder                   *runtimeapi.Function
+	// Planner and Converter are the backfill's functions; Lambda is the
+	// Invoke endpoint through which the planner starts the converter, and
+	// PlannerRoute the planner's EventBridge rule on the Relay.
+	Planner, Converter *runtimeapi.Function
+	Lambda             *lambdaapi.Endpoint
+	PlannerRoute       *eventbus.Route
+	// Exports is DynamoDB's export API in front of DynamoDB Local; every
+	// DynamoDB client but the poller's goes through it.
+	Exports      *exports.Endpoint
+	ExportPrefix string
+	Poller       *poller.Poller
+	Relay        *eventbus.Relay
+	StreamARN    string
+	DynamoDB     *dynamodb.Client
+	S3Client     *s3.Client
 
-	StreamerLogs, ForwarderLogs *SyncBuffer
-	mu                          sync.Mutex
-	streamerFailures            []poller.FailedBatch
-	servers                     []*httptest.Server
-	cancel                      context.CancelFunc
-	wg                          sync.WaitGroup
-	logFiles                    []*os.File
+	StreamerLogs, ForwarderLogs, PlannerLogs, ConverterLogs *SyncBuffer
+	mu                                                      sync.Mutex
+	streamerFailures                                        []poller.FailedBatch
+	servers                                                 []*httptest.Server
+	cancel                                                  context.CancelFunc
+	wg                                                      sync.WaitGroup
+	logFiles                                                []*os.File
 }
 
 // SyncBuffer is a buffer safe for concurrent writes, tee'd to a file.
@@ -152,25 +221,59 @@ func (p *Pipeline) logFile(name string) (*os.File, error) {
 	return f, err
 }
 
-// BuildFunctions builds both bootstraps for this machine into dir.
-func BuildFunctions(root, dir string) (streamer, forwarder string, err error) {
-	for _, fn := range []string{"streamer", "forwarder"} {
-		out := filepath.Join(dir, fn, "bootstrap")
-		// Lambda's flags, for this machine rather than arm64 Linux.
-		cmd := exec.Command("go", append(append([]string{"build"}, lambdabuild.Flags...), "-o", out, "./functions/"+fn)...)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), lambdabuild.HostEnv...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("build %s: %v\n%s", fn, err, b)
+// Binaries are the bootstraps of the pipeline's functions.
+type Binaries struct {
+	Streamer, Forwarder, Planner, Converter string
+}
+
+// functionNames are the functions the local pipeline runs, by their
+// directories under functions/.
+var functionNames = []string{"streamer", "forwarder", "exportplanner", ConverterFunction}
+
+// BinariesIn names the bootstraps BuildFunctions puts in dir.
+func BinariesIn(dir string) Binaries {
+	b := func(fn string) string { return filepath.Join(dir, fn, "bootstrap") }
+	return Binaries{Streamer: b("streamer"), Forwarder: b("forwarder"), Planner: b("exportplanner"), Converter: b(ConverterFunction)}
+}
+
+// BuildFunctions builds every function's bootstrap for this machine into
+// dir/<function>/bootstrap, with Lambda's flags: one go build, which
+// builds them in parallel.
+func BuildFunctions(root, dir string) (Binaries, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Binaries{}, fmt.Errorf("build directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return Binaries{}, fmt.Errorf("build directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	args := append(append([]string{"build"}, lambdabuild.Flags...), "-o", tmp+string(filepath.Separator))
+	for _, fn := range functionNames {
+		args = append(args, "./functions/"+fn)
+	}
+	// Lambda's flags, for this machine rather than arm64 Linux.
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), lambdabuild.HostEnv...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return Binaries{}, fmt.Errorf("build the functions: %v\n%s", err, b)
+	}
+	for _, fn := range functionNames {
+		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+			return Binaries{}, err
+		}
+		if err := os.Rename(filepath.Join(tmp, fn), filepath.Join(dir, fn, "bootstrap")); err != nil {
+			return Binaries{}, fmt.Errorf("build %s: %w", fn, err)
 		}
 	}
-	return filepath.Join(dir, "streamer", "bootstrap"), filepath.Join(dir, "forwarder", "bootstrap"), nil
+	return BinariesIn(dir), nil
 }
 
 // Start starts every part and returns once the pipeline runs.
 func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	opts.defaults()
-	p := &Pipeline{Opts: opts}
+	p := &Pipeline{Opts: opts, ExportPrefix: backfill.DefaultExportPrefix(opts.Prefix)}
 	defer func() {
 		if err != nil {
 			p.Stop() // what started so far; p itself is not returned
@@ -180,8 +283,10 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
-	streamerBin, forwarderBin, err := BuildFunctions(opts.Root, filepath.Join(opts.WorkDir, "functions"))
-	if err != nil {
+	var bins Binaries
+	if opts.FunctionsDir != "" {
+		bins = BinariesIn(opts.FunctionsDir)
+	} else if bins, err = BuildFunctions(opts.Root, filepath.Join(opts.WorkDir, "functions")); err != nil {
 		return nil, err
 	}
 	ddbLog, err := p.logFile("dynamodb-local.log")
@@ -193,13 +298,11 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	}
 	creds := credentials.NewStaticCredentialsProvider(S3AccessKey, S3SecretKey, "")
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: creds}
-	p.DynamoDB = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String("http://" + p.DDB.Addr) })
-	if p.StreamARN, err = createTable(ctx, p.DynamoDB, opts.Table); err != nil {
-		return nil, err
-	}
 
+	p.PlannerRoute = &eventbus.Route{Name: "export planner", Rule: eventrule.ExportManifest(opts.Bucket, p.ExportPrefix),
+		Retries: 2, RetryDelay: 300 * time.Millisecond}
 	p.Relay = &eventbus.Relay{Bucket: opts.Bucket, Prefix: opts.Prefix, Retries: 2,
-		RetryDelay: 300 * time.Millisecond, Duplicate: opts.DuplicateEvents}
+		RetryDelay: 300 * time.Millisecond, Duplicate: opts.DuplicateEvents, Routes: []*eventbus.Route{p.PlannerRoute}}
 	relaySrv := p.serve(p.Relay, false)
 	s3Log, err := p.logFile("versitygw.log")
 	if err != nil {
@@ -217,10 +320,30 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	if _, err := p.S3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(opts.Bucket)}); err != nil {
 		return nil, fmt.Errorf("create bucket: %w", err)
 	}
-	if p.S3Faults, err = s3faults.New(s3URL); err != nil {
+	var faultSrv, converterFaultSrv, exportWritesSrv *httptest.Server
+	for _, proxy := range []struct {
+		p   **s3faults.Proxy
+		srv **httptest.Server
+	}{{&p.S3Faults, &faultSrv}, {&p.ConverterS3Faults, &converterFaultSrv}, {&p.exportWrites, &exportWritesSrv}} {
+		if *proxy.p, err = s3faults.New(s3URL); err != nil {
+			return nil, err
+		}
+		*proxy.srv = p.serve(*proxy.p, false)
+	}
+
+	// DynamoDB's export API in front of DynamoDB Local, writing through
+	// its own proxy; every DynamoDB client but the poller's goes through
+	// it, as the SDK in AWS reaches one DynamoDB endpoint.
+	exportS3 := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(exportWritesSrv.URL); o.UsePathStyle = true })
+	if p.Exports, err = exports.New(exports.Config{Upstream: "http://" + p.DDB.Addr, Credentials: creds, Region: awsCfg.Region,
+		S3: exportS3, DataFiles: opts.ExportDataFiles, StreamLabelBackdate: streamLabelBackdate}); err != nil {
 		return nil, err
 	}
-	faultSrv := p.serve(p.S3Faults, false)
+	exportsSrv := p.serve(p.Exports, false)
+	p.DynamoDB = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(exportsSrv.URL) })
+	if p.StreamARN, err = createTable(ctx, p.DynamoDB, opts.Table, opts.Key, opts.Preload); err != nil {
+		return nil, err
+	}
 
 	secret := opts.DatabricksSecret
 	forwarderEnv := map[string]string{}
@@ -238,6 +361,18 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.Secrets = secretsmanager.New(map[string]string{SecretName: secret})
 	smSrv := p.serve(p.Secrets, false)
 
+	// The converter is served to the planner by the local Invoke
+	// endpoint, which queues its asynchronous invocations as Lambda does.
+	if p.Lambda, err = lambdaapi.New(map[string]lambdaapi.Function{ConverterFunction: {
+		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
+			return invoke(ctx, p.Converter, payload)
+		},
+		Retries: converterRetries, RetryDelay: asyncRetryDelay,
+	}}); err != nil {
+		return nil, err
+	}
+	lambdaSrv := p.serve(p.Lambda, false)
+
 	common := map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": S3AccessKey, "AWS_SECRET_ACCESS_KEY": S3SecretKey,
 		"S3_FORCE_PATH_STYLE": "true", "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_EC2_METADATA_DISABLED": "true",
@@ -252,56 +387,67 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	} {
 		forwarderEnv[k] = v
 	}
-	for _, m := range []map[string]string{common, opts.StreamerEnv} {
-		for k, v := range m {
-			streamerEnv[k] = v
+	// The planner and converter get what the stack gives them
+	// (infra/pipeline: plannerEnv, converterEnv), with the local endpoints.
+	plannerEnv := map[string]string{
+		"CONVERTER_FUNCTION":        "arn:aws:lambda:us-east-1:000000000000:function:" + ConverterFunction,
+		"AWS_ENDPOINT_URL_S3":       s3URL,
+		"AWS_ENDPOINT_URL_DYNAMODB": exportsSrv.URL,
+		"AWS_ENDPOINT_URL_LAMBDA":   lambdaSrv.URL,
+	}
+	converterEnv := map[string]string{
+		"BUCKET_NAME": opts.Bucket, "S3_PREFIX": opts.Prefix, "AWS_ENDPOINT_URL_S3": converterFaultSrv.URL, "DEADLINE_MARGIN": "2s",
+	}
+	if format, ok := opts.StreamerEnv["IMAGE_FORMAT"]; ok {
+		converterEnv["IMAGE_FORMAT"] = format // the streamer's, as the stack sets both
+	}
+	for _, env := range []struct {
+		into  map[string]string
+		extra map[string]string
+	}{{streamerEnv, opts.StreamerEnv}, {forwarderEnv, opts.ForwarderEnv}, {plannerEnv, opts.PlannerEnv}, {converterEnv, opts.ConverterEnv}} {
+		for _, m := range []map[string]string{common, env.extra} {
+			for k, v := range m {
+				env.into[k] = v
+			}
 		}
 	}
-	for _, m := range []map[string]string{common, opts.ForwarderEnv} {
-		for k, v := range m {
-			forwarderEnv[k] = v
-		}
-	}
-	sLog, err := p.logFile("streamer.log")
-	if err != nil {
-		return nil, err
-	}
-	fLog, err := p.logFile("forwarder.log")
-	if err != nil {
-		return nil, err
-	}
-	p.StreamerLogs, p.ForwarderLogs = &SyncBuffer{w: sLog}, &SyncBuffer{w: fLog}
-	if p.Streamer, err = runtimeapi.Start(runtimeapi.Config{Name: "streamer", Bootstrap: streamerBin, Env: streamerEnv,
-		Timeout: opts.StreamerTimeout, Output: p.StreamerLogs}); err != nil {
-		return nil, err
-	}
-	if p.Forwarder, err = runtimeapi.Start(runtimeapi.Config{Name: "forwarder", Bootstrap: forwarderBin, Env: forwarderEnv,
-		Timeout: 60 * time.Second, Output: p.ForwarderLogs}); err != nil {
-		return nil, err
-	}
-	p.Relay.Invoke = func(ctx context.Context, payload []byte) (error, error) {
-		r, err := p.Forwarder.Invoke(ctx, payload)
+	for _, fn := range []struct {
+		f       **runtimeapi.Function
+		logs    **SyncBuffer
+		name    string
+		bin     string
+		env     map[string]string
+		timeout time.Duration
+	}{
+		{&p.Streamer, &p.StreamerLogs, "streamer", bins.Streamer, streamerEnv, opts.StreamerTimeout},
+		{&p.Forwarder, &p.ForwarderLogs, "forwarder", bins.Forwarder, forwarderEnv, time.Minute},
+		{&p.Planner, &p.PlannerLogs, "exportplanner", bins.Planner, plannerEnv, time.Minute},
+		{&p.Converter, &p.ConverterLogs, ConverterFunction, bins.Converter, converterEnv, time.Minute},
+	} {
+		f, err := p.logFile(fn.name + ".log")
 		if err != nil {
 			return nil, err
 		}
-		if r.Error != nil {
-			return r.Error, nil
+		*fn.logs = &SyncBuffer{w: f}
+		if *fn.f, err = runtimeapi.Start(runtimeapi.Config{Name: fn.name, Bootstrap: fn.bin, Env: fn.env,
+			Timeout: fn.timeout, Output: *fn.logs}); err != nil {
+			return nil, err
 		}
-		return nil, nil
+	}
+	p.Relay.Invoke = func(ctx context.Context, payload []byte) (error, error) {
+		_, fnErr, err := invoke(ctx, p.Forwarder, payload)
+		return fnErr, err
+	}
+	p.PlannerRoute.Invoke = func(ctx context.Context, payload []byte) (error, error) {
+		_, fnErr, err := invoke(ctx, p.Planner, payload)
+		return fnErr, err
 	}
 	p.Poller = poller.New(poller.Config{
 		StreamARN: p.StreamARN, Endpoint: "http://" + p.DDB.Addr, Region: "us-east-1", Credentials: creds,
 		BatchSize: opts.BatchSize, BatchingWindow: opts.BatchingWindow, MaxRetryAttempts: opts.MaxRetryAttempts,
 		BisectOnError: opts.BisectOnError, RetryDelay: 200 * time.Millisecond, Mutate: opts.Mutate,
 		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
-			r, err := p.Streamer.Invoke(ctx, payload)
-			if err != nil {
-				return nil, nil, err
-			}
-			if r.Error != nil {
-				return nil, r.Error, nil
-			}
-			return r.Payload, nil, nil
+			return invoke(ctx, p.Streamer, payload)
 		},
 		OnFailure: func(b poller.FailedBatch) {
 			p.mu.Lock()
@@ -322,6 +468,19 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	return p, nil
 }
 
+// invoke runs one invocation of f, telling a function error (fnErr) from
+// an invocation that could not run (err).
+func invoke(ctx context.Context, f *runtimeapi.Function, payload []byte) (resp []byte, fnErr, err error) {
+	r, err := f.Invoke(ctx, payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Error != nil {
+		return nil, r.Error, nil
+	}
+	return r.Payload, nil, nil
+}
+
 func (p *Pipeline) serve(h interface {
 	ServeHTTP(w http.ResponseWriter, r *http.Request)
 }, tls bool) *httptest.Server {
@@ -337,18 +496,26 @@ func (p *Pipeline) serve(h interface {
 
 // Stop stops everything; it is safe to call more than once.
 func (p *Pipeline) Stop() {
-	if p.S3Faults != nil {
-		p.S3Faults.Close() // held writes end, so that their server can close
+	for _, proxy := range []*s3faults.Proxy{p.S3Faults, p.ConverterS3Faults, p.exportWrites} {
+		if proxy != nil {
+			proxy.Close() // held writes end, so that their server can close
+		}
 	}
 	if p.cancel != nil {
 		p.cancel()
 		p.wg.Wait()
 		p.cancel = nil
 	}
-	for _, f := range []*runtimeapi.Function{p.Streamer, p.Forwarder} {
+	if p.Lambda != nil {
+		p.Lambda.Close()
+	}
+	for _, f := range []*runtimeapi.Function{p.Streamer, p.Forwarder, p.Planner, p.Converter} {
 		if f != nil {
 			_ = f.Close()
 		}
+	}
+	if p.Exports != nil {
+		p.Exports.Close()
 	}
 	for _, s := range p.servers {
 		s.Close()
@@ -362,18 +529,40 @@ func (p *Pipeline) Stop() {
 	p.logFiles = nil
 }
 
-func createTable(ctx context.Context, c *dynamodb.Client, name string) (string, error) {
-	out, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+// createTable creates the table with its stream (NEW_AND_OLD_IMAGES, as
+// the stack enables it). With preload, the items are written first and
+// the stream enabled after them, so that no stream record carries them.
+func createTable(ctx context.Context, c *dynamodb.Client, name string, key KeySchema, preload func(context.Context, *dynamodb.Client, string) error) (string, error) {
+	in := &dynamodb.CreateTableInput{
 		TableName: aws.String(name), BillingMode: dtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: dtypes.ScalarAttributeTypeS}},
-		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: dtypes.KeyTypeHash}},
-		StreamSpecification:  &dtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dtypes.StreamViewTypeNewAndOldImages},
-	})
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String(key.PartitionKey), AttributeType: key.PartitionType}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String(key.PartitionKey), KeyType: dtypes.KeyTypeHash}},
+	}
+	if key.SortKey != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, dtypes.AttributeDefinition{AttributeName: aws.String(key.SortKey), AttributeType: key.SortType})
+		in.KeySchema = append(in.KeySchema, dtypes.KeySchemaElement{AttributeName: aws.String(key.SortKey), KeyType: dtypes.KeyTypeRange})
+	}
+	stream := &dtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dtypes.StreamViewTypeNewAndOldImages}
+	if preload == nil {
+		in.StreamSpecification = stream
+	}
+	out, err := c.CreateTable(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("create table %s: %w", name, err)
 	}
-	if out.TableDescription.LatestStreamArn == nil {
+	desc := out.TableDescription
+	if preload != nil {
+		if err := preload(ctx, c, name); err != nil {
+			return "", fmt.Errorf("preload table %s: %w", name, err)
+		}
+		up, err := c.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(name), StreamSpecification: stream})
+		if err != nil {
+			return "", fmt.Errorf("enable the stream of table %s: %w", name, err)
+		}
+		desc = up.TableDescription
+	}
+	if desc == nil || desc.LatestStreamArn == nil {
 		return "", errors.New("table has no stream")
 	}
-	return *out.TableDescription.LatestStreamArn, nil
+	return *desc.LatestStreamArn, nil
 }

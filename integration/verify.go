@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/ddbstream/pipeline/integration/s3faults"
 	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/record"
 )
 
 // Status is a snapshot of progress.
@@ -28,21 +30,23 @@ type Status struct {
 	// has not reached the relay yet: the S3 server sends it after the
 	// write, so a drained poller does not mean every event is known.
 	EventsInTransit int
+	// Conversions counts the converter's asynchronous invocations queued,
+	// running or waiting for a retry.
+	Conversions int
 }
 
 // Status reports progress so far.
 func (p *Pipeline) Status() Status {
-	// The order of the reads matters, so that a Status never looks more
-	// drained than the pipeline is: the poller counts a record processed
-	// only after the proxy noted its object stored; the relay notes a
-	// notification only after queueing its events (Relay.Notified); and an
-	// event stops being pending only after its delivery.
 	st := p.Poller.Stats()
-	stored := p.S3Faults.Stored()
+	var stored []string
+	for _, proxy := range []*s3faults.Proxy{p.S3Faults, p.ConverterS3Faults, p.exportWrites} {
+		stored = append(stored, proxy.Stored()...)
+	}
 	notified := p.Relay.Notified()
 	s := Status{StreamRecords: st.Records, Processed: st.Processed, Invocations: st.Invocations,
 		ObjectEvents: len(p.Relay.Arrived())}
 	s.PendingEvents = p.Relay.Pending()
+	s.Conversions = p.Lambda.Pending()
 	for _, key := range stored {
 		if !notified[key] {
 			s.EventsInTransit++
@@ -59,32 +63,53 @@ func (p *Pipeline) Status() Status {
 const progressEvery = 2 * time.Second
 
 // Drain waits until records stream records have been processed, every
-// object written has had its event notification, every object event has
-// been handled and, with the fake workspace, every object has been
-// delivered. It sleeps on the parts' Changed channels and looks at the
-// state only when one of them changed, so no interval or grace period
-// decides when the pipeline is drained; ctx bounds the wait.
+// object written has had its event notification, every event has been
+// handled (the forwarder's and the export planner's), every conversion
+// has ended and, with the fake workspace, every object has been
+// delivered. After a backfill, call it once Backfill has returned. It
+// sleeps on the parts' Changed channels and looks at the state only when
+// one of them changed, so no interval or grace period decides when the
+// pipeline is drained; ctx bounds the wait.
+//
+// A drained state is taken only when no part changed while it was read:
+// the parts hand work to each other in a circle (an export's summary
+// starts the planner, which starts conversions, whose objects start
+// deliveries), so no order of reading them alone can rule out a hand-over
+// between two reads.
 func (p *Pipeline) Drain(ctx context.Context, records int, progress func(Status)) error {
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
 	for {
 		// Taken before the state is read: a change after the read closes
 		// one of them, so no change is missed.
-		polled, stored, relayed := p.Poller.Changed(), p.S3Faults.Changed(), p.Relay.Changed()
+		changed := []<-chan struct{}{p.Poller.Changed(), p.S3Faults.Changed(), p.ConverterS3Faults.Changed(),
+			p.exportWrites.Changed(), p.Relay.Changed(), p.Lambda.Changed(), p.Exports.Changed()}
 		s := p.Status()
-		settled := s.PendingEvents == 0 && s.EventsInTransit == 0
+		settled := s.PendingEvents == 0 && s.EventsInTransit == 0 && s.Conversions == 0 && !anyClosed(changed)
 		if s.Processed >= records && settled && (p.Workspace == nil || s.Delivered >= s.ObjectEvents) {
 			return nil
 		}
-		if failed := p.Relay.Failed(); len(failed) > 0 && settled && s.Processed >= records {
-			return fmt.Errorf("%d object events went to the forwarder's on-failure destination; first: %s", len(failed), failed[0])
+		if settled && s.Processed >= records {
+			if failed := p.Relay.Failed(); len(failed) > 0 {
+				return fmt.Errorf("%d object events went to the forwarder's on-failure destination; first: %s", len(failed), failed[0])
+			}
+			if failed := p.PlannerRoute.Failed(); len(failed) > 0 {
+				return fmt.Errorf("%d export events went to the export planner's on-failure destination; first: %s", len(failed), failed[0])
+			}
+			if failed := p.Lambda.Failed(); len(failed) > 0 {
+				return fmt.Errorf("%d conversions went to the converter's on-failure destination; first: %s: %s", len(failed), failed[0].Payload, failed[0].Error)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("pipeline did not drain: %+v: %w", s, ctx.Err())
-		case <-polled:
-		case <-stored:
-		case <-relayed:
+		case <-changed[0]:
+		case <-changed[1]:
+		case <-changed[2]:
+		case <-changed[3]:
+		case <-changed[4]:
+		case <-changed[5]:
+		case <-changed[6]:
 		case <-tick.C:
 			if progress != nil {
 				progress(s)
@@ -93,12 +118,31 @@ func (p *Pipeline) Drain(ctx context.Context, records int, progress func(Status)
 	}
 }
 
-// Line is one record as found in S3.
+// anyClosed reports whether any of chs is closed: a part changed.
+func anyClosed(chs []<-chan struct{}) bool {
+	for _, ch := range chs {
+		select {
+		case <-ch:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// Line is one record as found in S3: a stream record, or a snapshot row
+// of a table export (Op SNAPSHOT, no Seq).
 type Line struct {
 	Seq, Item, Op, Amount string
-	V                     int
-	TTL                   bool
+	// EventID is the line's eventID: for a snapshot row
+	// "<export ID>/<data file>:<line>".
+	EventID string
+	V       int
+	TTL     bool
 }
+
+// Snapshot reports whether the line is a snapshot row, not a change.
+func (l Line) Snapshot() bool { return l.Op == record.EventSnapshot }
 
 // Object is one data object as found in S3.
 type Object struct {
@@ -145,14 +189,13 @@ func (p *Pipeline) readObject(ctx context.Context, key string) (Object, error) {
 	}
 	for _, l := range lines {
 		var rec struct {
-			Seq       string `json:"sequenceNumber"`
-			EventName string `json:"eventName"`
-			Keys      struct {
-				PK string `json:"pk"`
-			} `json:"keys"`
-			NewImage map[string]json.RawMessage `json:"newImage"`
-			OldImage map[string]json.RawMessage `json:"oldImage"`
-			TTL      bool                       `json:"ttlDelete"`
+			EventID   string                     `json:"eventID"`
+			Seq       string                     `json:"sequenceNumber"`
+			EventName string                     `json:"eventName"`
+			Keys      json.RawMessage            `json:"keys"`
+			NewImage  map[string]json.RawMessage `json:"newImage"`
+			OldImage  map[string]json.RawMessage `json:"oldImage"`
+			TTL       bool                       `json:"ttlDelete"`
 		}
 		if err := json.Unmarshal(l, &rec); err != nil {
 			return Object{}, fmt.Errorf("%s: line %q: %w", key, l, err)
@@ -162,9 +205,21 @@ func (p *Pipeline) readObject(ctx context.Context, key string) (Object, error) {
 			img = rec.OldImage
 		}
 		v, _ := strconv.Atoi(string(img["v"]))
-		obj.Lines = append(obj.Lines, Line{Seq: rec.Seq, Item: rec.Keys.PK, Op: rec.EventName, V: v, Amount: string(img["amount"]), TTL: rec.TTL})
+		obj.Lines = append(obj.Lines, Line{Seq: rec.Seq, EventID: rec.EventID, Item: itemOf(rec.Keys), Op: rec.EventName, V: v,
+			Amount: string(img["amount"]), TTL: rec.TTL})
 	}
 	return obj, nil
+}
+
+// itemOf names a line's item: the load generator's string pk, or, for
+// other keys, the keys field as written.
+func itemOf(keys json.RawMessage) string {
+	var k map[string]json.RawMessage
+	var pk string
+	if json.Unmarshal(keys, &k) == nil && len(k) == 1 && json.Unmarshal(k["pk"], &pk) == nil {
+		return pk
+	}
+	return string(keys)
 }
 
 func gunzipLines(raw []byte) ([][]byte, error) {
@@ -219,11 +274,16 @@ type Report struct {
 	Objects, ErrorObjects                  int
 	RecordsInS3, Duplicates, Missing       int
 	OutOfOrder, Unexpected, InexactNumbers int
-	DeliveredObjects, RecordsDelivered     int
-	UndeliveredObjects                     int
-	ExactlyOnce                            bool
-	LagP50, LagP99                         time.Duration
-	Problems                               []string
+	// SnapshotObjects and SnapshotRows are a backfill's objects and rows
+	// (eventName SNAPSHOT): items as exported, not changes, so they are
+	// counted apart. SnapshotDuplicates counts rows found twice: the same
+	// eventID, or the same item twice in one export.
+	SnapshotObjects, SnapshotRows, SnapshotDuplicates int
+	DeliveredObjects, RecordsDelivered                int
+	UndeliveredObjects                                int
+	ExactlyOnce                                       bool
+	LagP50, LagP99                                    time.Duration
+	Problems                                          []string
 }
 
 func (r *Report) problem(format string, args ...any) {
@@ -240,7 +300,8 @@ func seqLess(a, b string) bool {
 }
 
 // Verify checks that every change arrived exactly once and in order per
-// item, in S3 and (with the fake workspace) at Databricks.
+// item, in S3 and (with the fake workspace) at Databricks, and that no
+// snapshot row of a backfill arrived twice.
 func (p *Pipeline) Verify(ctx context.Context, load *Load) (Report, error) {
 	r := Report{Changes: load.Total, Items: load.Items, StreamRecords: p.Poller.Stats().Records}
 	objects, err := p.ReadObjects(ctx, objectkey.DataPrefix(p.Opts.Prefix))
@@ -251,12 +312,39 @@ func (p *Pipeline) Verify(ctx context.Context, load *Load) (Report, error) {
 	if err != nil {
 		return r, err
 	}
-	r.Objects, r.ErrorObjects = len(objects), len(errObjects)
+	r.ErrorObjects = len(errObjects)
 	seen := map[string]string{}
+	snapshotRows := map[string]string{} // eventID, and export ID + item, to object
 	byItem := map[string][]Line{}
 	objectOf := map[Line]string{}
 	for _, o := range objects {
+		if parts, err := objectkey.Parse(o.Key); err == nil && parts.Snapshot {
+			r.SnapshotObjects++
+			for _, l := range o.Lines {
+				r.SnapshotRows++
+				exportID, _, _ := strings.Cut(l.EventID, "/")
+				for _, id := range []string{"eventID " + l.EventID, "export " + exportID + " item " + l.Item} {
+					if prev, dup := snapshotRows[id]; dup {
+						r.SnapshotDuplicates++
+						r.problem("snapshot row %s in %s and %s", id, prev, o.Key)
+						break
+					}
+					snapshotRows[id] = o.Key
+				}
+				if !l.Snapshot() {
+					r.Unexpected++
+					r.problem("%s: a %s line in a snapshot object", o.Key, l.Op)
+				}
+			}
+			continue
+		}
+		r.Objects++
 		for _, l := range o.Lines {
+			if l.Snapshot() {
+				r.Unexpected++
+				r.problem("%s: a snapshot row in a stream object", o.Key)
+				continue
+			}
 			r.RecordsInS3++
 			if prev, dup := seen[l.Seq]; dup {
 				r.Duplicates++
@@ -325,8 +413,8 @@ func (p *Pipeline) Verify(ctx context.Context, load *Load) (Report, error) {
 		}
 	}
 	r.ExactlyOnce = r.Duplicates == 0 && r.Missing == 0 && r.OutOfOrder == 0 && r.Unexpected == 0 &&
-		r.InexactNumbers == 0 && r.RecordsInS3 == r.Changes &&
-		(p.Workspace == nil || p.mode() != "volume" || (r.UndeliveredObjects == 0 && r.RecordsDelivered == r.Changes))
+		r.InexactNumbers == 0 && r.RecordsInS3 == r.Changes && r.SnapshotDuplicates == 0 &&
+		(p.Workspace == nil || p.mode() != "volume" || (r.UndeliveredObjects == 0 && r.RecordsDelivered == r.Changes+r.SnapshotRows))
 	return r, nil
 }
 
@@ -343,12 +431,18 @@ func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "changes written to DynamoDB:   %d (over %d items)\n", r.Changes, r.Items)
 	fmt.Fprintf(&b, "stream records read:          %d\n", r.StreamRecords)
-	fmt.Fprintf(&b, "S3 objects:                   %d data, %d under _errors/\n", r.Objects, r.ErrorObjects)
+	fmt.Fprintf(&b, "S3 objects:                   %d data, %d snapshot, %d under _errors/\n", r.Objects, r.SnapshotObjects, r.ErrorObjects)
 	fmt.Fprintf(&b, "records in S3:                %d (duplicates %d, missing %d, out of order %d, unexpected %d, inexact numbers %d)\n",
 		r.RecordsInS3, r.Duplicates, r.Missing, r.OutOfOrder, r.Unexpected, r.InexactNumbers)
+	if r.SnapshotObjects > 0 || r.SnapshotRows > 0 {
+		fmt.Fprintf(&b, "snapshot rows in S3:          %d (duplicates %d)\n", r.SnapshotRows, r.SnapshotDuplicates)
+	}
 	fmt.Fprintf(&b, "delivered to Databricks:      %d objects, %d records (%d objects not delivered)\n", r.DeliveredObjects, r.RecordsDelivered, r.UndeliveredObjects)
 	fmt.Fprintf(&b, "lag DynamoDB write -> S3:     p50 %s, p99 %s\n", r.LagP50.Round(time.Millisecond), r.LagP99.Round(time.Millisecond))
 	verdict := "YES: every change arrived exactly once, in order per item"
+	if r.SnapshotRows > 0 {
+		verdict += "; every snapshot row once"
+	}
 	if !r.ExactlyOnce {
 		verdict = "NO"
 	}

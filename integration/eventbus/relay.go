@@ -11,16 +11,19 @@ import (
 	"github.com/ddbstream/pipeline/internal/eventrule"
 )
 
-// Relay plays S3's EventBridge integration and the forwarder's rule. It
-// turns each of the S3 server's event notifications into the event S3
-// sends to EventBridge, keeps those the deployed rule matches, and invokes
-// the forwarder with them asynchronously, as EventBridge invokes Lambda:
-// with retries, and an on-failure destination for events that still fail.
-// Events are delivered one at a time, in the order they were queued.
+// Relay plays S3's EventBridge integration and the rules on the default
+// bus. It turns each of the S3 server's event notifications into the
+// event S3 sends to EventBridge and hands it to every rule that matches
+// it: the forwarder's rule, given by the Relay's own fields, and each of
+// Routes (the export planner's, say). Each rule's target is invoked
+// asynchronously, as EventBridge invokes Lambda: with retries, and an
+// on-failure destination for events that still fail. Each target has its
+// own queue, delivered one event at a time in the order queued, so one
+// rule's slow target never holds up another's.
 type Relay struct {
-	// Bucket and Prefix (the streamer's S3_PREFIX) select the rule,
-	// eventrule.Forwarder(Bucket, Prefix): the definition the CDK app
-	// deploys, so the local pipeline filters exactly as AWS does.
+	// Bucket and Prefix (the streamer's S3_PREFIX) select the forwarder's
+	// rule, eventrule.Forwarder(Bucket, Prefix): the definition the CDK
+	// app deploys, so the local pipeline filters exactly as AWS does.
 	Bucket, Prefix string
 	// Invoke runs the forwarder; fnErr is a function error.
 	Invoke func(ctx context.Context, payload []byte) (fnErr error, err error)
@@ -30,71 +33,138 @@ type Relay struct {
 	// Wait and Changed report when the retries are over.
 	Retries    int
 	RetryDelay time.Duration
-	// Duplicate delivers every event twice, as at-least-once delivery may.
+	// Duplicate delivers every event twice, to every target, as
+	// at-least-once delivery may.
 	Duplicate bool
+	// Routes are the other rules and their targets. Set them before Run
+	// or the first notification.
+	Routes []*Route
 
 	changed wake.Signal
 
+	mu        sync.Mutex
+	arrived   map[string]time.Time
+	notified  map[string]bool
+	forwarder *Route
+	pending   sync.WaitGroup
+	once      sync.Once
+}
+
+// Route is one more rule on the bus and the function it invokes, with its
+// own asynchronous invoke configuration: the export planner's rule,
+// eventrule.ExportManifest, beside the forwarder's.
+type Route struct {
+	// Name names the target in errors.
+	Name string
+	// Rule is the rule's pattern, as deployed.
+	Rule eventrule.Pattern
+	// Invoke, Retries and RetryDelay are as the Relay's fields of those
+	// names, for this target.
+	Invoke     func(ctx context.Context, payload []byte) (fnErr error, err error)
+	Retries    int
+	RetryDelay time.Duration
+
+	queue chan []byte
+
 	mu          sync.Mutex
 	inFlight    int
-	arrived     map[string]time.Time
-	notified    map[string]bool
-	queue       chan []byte
 	failed      [][]byte
 	received    int
 	invocations int
 	hooks       map[int]func()
-	pending     sync.WaitGroup
-	once        sync.Once
 }
+
+// Failed returns the route's events sent to its on-failure destination.
+func (rt *Route) Failed() [][]byte {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return append([][]byte(nil), rt.failed...)
+}
+
+// Pending counts the route's events not yet handled.
+func (rt *Route) Pending() int { rt.mu.Lock(); defer rt.mu.Unlock(); return rt.inFlight }
+
+// Received counts the events the route's rule matched (each once, even
+// with Duplicate).
+func (rt *Route) Received() int { rt.mu.Lock(); defer rt.mu.Unlock(); return rt.received }
+
+// Invocations counts the route's invocations, retries and duplicates
+// included.
+func (rt *Route) Invocations() int { rt.mu.Lock(); defer rt.mu.Unlock(); return rt.invocations }
 
 func (r *Relay) init() {
-	r.once.Do(func() { r.queue = make(chan []byte, 1<<16) })
+	r.once.Do(func() {
+		r.forwarder = &Route{Name: "forwarder", queue: make(chan []byte, 1<<16)}
+		for _, rt := range r.Routes {
+			rt.queue = make(chan []byte, 1<<16)
+		}
+	})
 }
 
-// Run delivers queued events until ctx ends.
+// settings returns what a route's deliveries use: the Relay's own fields
+// for the forwarder, read when delivering, since the pipeline sets Invoke
+// once the forwarder runs.
+func (r *Relay) settings(rt *Route) (invoke func(context.Context, []byte) (error, error), retries int, delay time.Duration) {
+	if rt == r.forwarder {
+		return r.Invoke, r.Retries, r.RetryDelay
+	}
+	return rt.Invoke, rt.Retries, rt.RetryDelay
+}
+
+// Run delivers queued events, every route's, until ctx ends.
 func (r *Relay) Run(ctx context.Context) {
 	r.init()
+	var wg sync.WaitGroup
+	for _, rt := range r.Routes {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.run(ctx, rt) }()
+	}
+	r.run(ctx, r.forwarder)
+	wg.Wait()
+}
+
+func (r *Relay) run(ctx context.Context, rt *Route) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev := <-r.queue:
-			r.deliver(ctx, ev)
-			r.mu.Lock()
-			r.inFlight--
-			r.mu.Unlock()
+		case ev := <-rt.queue:
+			r.deliver(ctx, rt, ev)
+			rt.mu.Lock()
+			rt.inFlight--
+			rt.mu.Unlock()
 			r.pending.Done()
 			r.changed.Notify()
 		}
 	}
 }
 
-func (r *Relay) deliver(ctx context.Context, ev []byte) {
+func (r *Relay) deliver(ctx context.Context, rt *Route, ev []byte) {
+	invoke, retries, delay := r.settings(rt)
 	for attempt := 0; ; attempt++ {
-		r.mu.Lock()
-		r.invocations++
-		hook := r.hooks[r.invocations]
-		delete(r.hooks, r.invocations)
-		r.mu.Unlock()
+		rt.mu.Lock()
+		rt.invocations++
+		hook := rt.hooks[rt.invocations]
+		delete(rt.hooks, rt.invocations)
+		rt.mu.Unlock()
 		if hook != nil {
 			hook()
 		}
-		fnErr, err := r.Invoke(ctx, ev)
+		fnErr, err := invoke(ctx, ev)
 		if err != nil || fnErr == nil {
 			return
 		}
-		if attempt >= r.Retries {
-			r.mu.Lock()
-			r.failed = append(r.failed, ev)
-			r.mu.Unlock()
+		if attempt >= retries {
+			rt.mu.Lock()
+			rt.failed = append(rt.failed, ev)
+			rt.mu.Unlock()
 			return
 		}
-		if r.RetryDelay > 0 {
+		if delay > 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(r.RetryDelay):
+			case <-time.After(delay):
 			}
 		}
 	}
@@ -106,36 +176,45 @@ func (r *Relay) deliver(ctx context.Context, ev []byte) {
 // by then: a test can change the world (rotate a secret, say) at an exact
 // point of the delivery instead of at a moment in time.
 func (r *Relay) BeforeInvocation(n int, f func()) {
-	r.mu.Lock()
-	if r.hooks == nil {
-		r.hooks = map[int]func(){}
+	r.init()
+	rt := r.forwarder
+	rt.mu.Lock()
+	if rt.hooks == nil {
+		rt.hooks = map[int]func(){}
 	}
-	r.hooks[n] = f
-	r.mu.Unlock()
+	rt.hooks[n] = f
+	rt.mu.Unlock()
 }
 
 // Invocations counts invocations of the forwarder so far.
-func (r *Relay) Invocations() int { r.mu.Lock(); defer r.mu.Unlock(); return r.invocations }
+func (r *Relay) Invocations() int { r.init(); return r.forwarder.Invocations() }
 
-// Wait blocks until every received event has been handled.
+// Wait blocks until every received event, of every route, has been
+// handled.
 func (r *Relay) Wait() { r.pending.Wait() }
 
 // Changed returns a channel closed when the relay's state next changes:
-// a notification arrived or an event was handled. Together with Pending
-// and Notified it lets a waiter wake on progress rather than poll.
+// a notification arrived or an event was handled, on any route. Together
+// with Pending and Notified it lets a waiter wake on progress rather
+// than poll.
 func (r *Relay) Changed() <-chan struct{} { return r.changed.C() }
 
-// Failed returns the events sent to the on-failure destination.
-func (r *Relay) Failed() [][]byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([][]byte(nil), r.failed...)
+// Failed returns the forwarder's events sent to its on-failure
+// destination (a Route's are its own Failed).
+func (r *Relay) Failed() [][]byte { r.init(); return r.forwarder.Failed() }
+
+// Pending counts events not yet handled, of every route.
+func (r *Relay) Pending() int {
+	r.init()
+	n := r.forwarder.Pending()
+	for _, rt := range r.Routes {
+		n += rt.Pending()
+	}
+	return n
 }
 
-// Pending counts events not yet handled.
-func (r *Relay) Pending() int { r.mu.Lock(); defer r.mu.Unlock(); return r.inFlight }
-
-// Arrived returns when each delivered object's first event arrived, by key.
+// Arrived returns when each object the forwarder's rule delivered first
+// had its event arrive, by key.
 func (r *Relay) Arrived() map[string]time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -147,7 +226,7 @@ func (r *Relay) Arrived() map[string]time.Time {
 }
 
 // Notified returns the keys of every object the S3 server sent a created
-// or deleted notification for, whether the rule matched it or not: a
+// or deleted notification for, whether a rule matched it or not: a
 // waiter compares it with the objects written to know that no
 // notification is still on its way. A key is noted only after the events
 // its notification yields are queued, so a waiter that reads Notified
@@ -162,19 +241,23 @@ func (r *Relay) Notified() map[string]bool {
 	return out
 }
 
-// Received counts the events the rule delivered (each once, even with
-// Duplicate).
-func (r *Relay) Received() int { r.mu.Lock(); defer r.mu.Unlock(); return r.received }
+// Received counts the events the forwarder's rule delivered (each once,
+// even with Duplicate).
+func (r *Relay) Received() int { r.init(); return r.forwarder.Received() }
 
 // Enqueue hands a payload to the forwarder as EventBridge would, without
 // the rule: tests use it to deliver what the rule would not.
 func (r *Relay) Enqueue(ev []byte) {
 	r.init()
-	r.mu.Lock()
-	r.inFlight++
-	r.mu.Unlock()
+	r.enqueue(r.forwarder, ev)
+}
+
+func (r *Relay) enqueue(rt *Route, ev []byte) {
+	rt.mu.Lock()
+	rt.inFlight++
+	rt.mu.Unlock()
 	r.pending.Add(1)
-	r.queue <- ev
+	rt.queue <- ev
 	r.changed.Notify()
 }
 
@@ -183,46 +266,64 @@ func (r *Relay) Enqueue(ev []byte) {
 const localAccount = "000000000000"
 
 // ServeHTTP takes one webhook notification from the S3 server and answers
-// only after the events the rule matches are queued, so that a test that
+// only after the events the rules match are queued, so that a test that
 // posted a notification can Wait for its delivery.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.init()
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	rule := eventrule.Forwarder(r.Bucket, r.Prefix)
-	if err := rule.Validate(); err != nil {
-		http.Error(w, "relay: "+err.Error(), http.StatusInternalServerError)
-		return
+	type rule struct {
+		route   *Route
+		pattern map[string]any
+	}
+	rules := []rule{{route: r.forwarder}}
+	patterns := []eventrule.Pattern{eventrule.Forwarder(r.Bucket, r.Prefix)}
+	for _, rt := range r.Routes {
+		rules = append(rules, rule{route: rt})
+		patterns = append(patterns, rt.Rule)
+	}
+	for i, p := range patterns {
+		if err := p.Validate(); err != nil {
+			http.Error(w, "relay: "+rules[i].route.Name+": "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rules[i].pattern = p.Document()
 	}
 	events, err := eventBridgeEvents(body)
 	if err != nil {
 		http.Error(w, "relay: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	pattern := rule.Document()
 	for _, ev := range events {
-		ok, err := eventrule.Matches(pattern, ev.payload)
-		if err != nil {
-			http.Error(w, "relay: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if !ok {
-			continue
-		}
-		r.mu.Lock()
-		r.received++
-		if r.arrived == nil {
-			r.arrived = map[string]time.Time{}
-		}
-		if _, seen := r.arrived[ev.key]; !seen {
-			r.arrived[ev.key] = time.Now()
-		}
-		r.mu.Unlock()
-		r.Enqueue(ev.payload)
-		if r.Duplicate {
-			r.Enqueue(ev.payload)
+		for _, ru := range rules {
+			ok, err := eventrule.Matches(ru.pattern, ev.payload)
+			if err != nil {
+				http.Error(w, "relay: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			if !ok {
+				continue
+			}
+			ru.route.mu.Lock()
+			ru.route.received++
+			ru.route.mu.Unlock()
+			if ru.route == r.forwarder {
+				r.mu.Lock()
+				if r.arrived == nil {
+					r.arrived = map[string]time.Time{}
+				}
+				if _, seen := r.arrived[ev.key]; !seen {
+					r.arrived[ev.key] = time.Now()
+				}
+				r.mu.Unlock()
+			}
+			r.enqueue(ru.route, ev.payload)
+			if r.Duplicate {
+				r.enqueue(ru.route, ev.payload)
+			}
 		}
 	}
 	// Every notification is noted, matched or not, and only once its

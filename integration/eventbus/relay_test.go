@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ddbstream/pipeline/internal/eventrule"
 	"github.com/ddbstream/pipeline/internal/s3event"
 )
 
@@ -402,5 +403,93 @@ func TestRelayChangedWakesOnNotificationAndOnHandling(t *testing.T) {
 	<-handled // closed once the event has been handled: no sleep, no poll
 	if got := r.Pending(); got != 0 {
 		t.Errorf("Pending once handled: got %d, expect 0", got)
+	}
+}
+
+// notificationFor returns put_data.json's notification for another key.
+func notificationFor(t *testing.T, key string) []byte {
+	t.Helper()
+	return bytes.ReplaceAll(relayFixture(t, "put_data.json"), []byte(dataKey), []byte(key))
+}
+
+func TestRelayRoutesEachRuleToItsTarget(t *testing.T) {
+	const summaryKey = "cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/manifest-summary.json"
+	var mu sync.Mutex
+	got := map[string][]string{}
+	record := func(target string, fail bool) func(context.Context, []byte) (error, error) {
+		return func(_ context.Context, p []byte) (error, error) {
+			var ev struct {
+				Detail struct {
+					Object struct {
+						Key string `json:"key"`
+					} `json:"object"`
+				} `json:"detail"`
+			}
+			if err := json.Unmarshal(p, &ev); err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			got[target] = append(got[target], ev.Detail.Object.Key)
+			mu.Unlock()
+			if fail {
+				return errors.New("function error"), nil
+			}
+			return nil, nil
+		}
+	}
+	planner := &Route{Name: "planner", Rule: eventrule.ExportManifest("cdc-local", "cdc-exports"), Invoke: record("planner", true), Retries: 1}
+	r := &Relay{Bucket: "cdc-local", Prefix: "cdc", Invoke: record("forwarder", false), Routes: []*Route{planner}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	for _, body := range [][]byte{
+		relayFixture(t, "put_data.json"),
+		notificationFor(t, summaryKey),
+		notificationFor(t, "cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/manifest-files.json"), // no rule
+		notificationFor(t, "cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/data/abc.json.gz"),    // no rule
+	} {
+		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("status: got %d, expect 200", resp.StatusCode)
+		}
+	}
+	r.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	expect := map[string][]string{"forwarder": {dataKey}, "planner": {summaryKey, summaryKey}} // the planner's event once retried
+	if !reflect.DeepEqual(got, expect) {
+		t.Errorf("invocations by target: got %v, expect %v", got, expect)
+	}
+	for _, f := range []struct {
+		field       string
+		got, expect int
+	}{
+		{"forwarder Received", r.Received(), 1},
+		{"forwarder Failed", len(r.Failed()), 0},
+		{"planner Received", planner.Received(), 1},
+		{"planner Invocations", planner.Invocations(), 2},
+		{"planner Failed", len(planner.Failed()), 1},
+		{"Pending", r.Pending(), 0},
+		{"Notified", len(r.Notified()), 4},
+		{"Arrived (the forwarder's objects only)", len(r.Arrived()), 1},
+	} {
+		if f.got != f.expect {
+			t.Errorf("%s: got %d, expect %d", f.field, f.got, f.expect)
+		}
+	}
+}
+
+func TestRelayWithARouteWithoutBucketRefusesNotifications(t *testing.T) {
+	rec := httptest.NewRecorder()
+	r := &Relay{Bucket: "cdc-local", Prefix: "cdc", Routes: []*Route{{Name: "planner", Rule: eventrule.ExportManifest("", "cdc-exports")}}}
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(relayFixture(t, "put_data.json"))))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("got status %d, expect 500", rec.Code)
 	}
 }

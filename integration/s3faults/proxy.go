@@ -78,7 +78,8 @@ func (p *Proxy) AfterPuts(n int, onAfter func()) {
 }
 
 // Stored returns the keys of the objects the server stored through the
-// proxy (answered 200), each once, in the order first stored. The server
+// proxy (a PutObject or CompleteMultipartUpload answered 200), each once,
+// in the order first stored. The server
 // sends an event notification for each of them.
 func (p *Proxy) Stored() []string {
 	p.mu.Lock()
@@ -162,17 +163,28 @@ func (p *Proxy) answered(resp *http.Response) error {
 	return nil
 }
 
-// objectKey returns the key a path-style PutObject request writes. Other
-// PUTs (a bucket, a multipart part, tagging) store no object; the SDK's
-// own x-id parameter is no subresource.
+// objectKey returns the key of the object a path-style request stores:
+// a PutObject, or a CompleteMultipartUpload (POST ?uploadId=…), which
+// makes the object of a multipart upload. Other requests (a bucket, a
+// multipart part, tagging, starting an upload) store no object; the
+// SDK's own x-id parameter is no subresource.
 func objectKey(r *http.Request) (string, bool) {
-	if r.Method != http.MethodPut {
+	sub := ""
+	switch r.Method {
+	case http.MethodPut:
+	case http.MethodPost:
+		sub = "uploadId"
+	default:
 		return "", false
 	}
-	for k := range r.URL.Query() {
-		if k != "x-id" {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "x-id" && k != sub {
 			return "", false
 		}
+	}
+	if sub != "" && q.Get(sub) == "" {
+		return "", false
 	}
 	_, key, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	return key, ok && key != ""

@@ -242,6 +242,10 @@ func TestObjectKey(t *testing.T) {
 		{http.MethodPut, "/b/", "", false},
 		{http.MethodPut, "/b/k?partNumber=1&uploadId=u", "", false},
 		{http.MethodPut, "/b/k?tagging", "", false},
+		{http.MethodPost, "/b/k?uploadId=u&x-id=CompleteMultipartUpload", "k", true},
+		{http.MethodPost, "/b/k?uploads&x-id=CreateMultipartUpload", "", false},
+		{http.MethodPost, "/b/k?uploadId=", "", false},
+		{http.MethodPost, "/b?delete", "", false},
 		{http.MethodGet, "/b/k", "", false},
 	} {
 		key, isWrite := objectKey(httptest.NewRequest(tc.method, tc.target, nil))

@@ -1,0 +1,33 @@
+// Package lambdaapi serves Lambda's Invoke API on one machine, so that a
+// function's real SDK client calls another function of the local
+// pipeline as it would in AWS: the export planner, with
+// AWS_ENDPOINT_URL_LAMBDA pointing here, invokes the export converter
+// once per data file with InvocationType Event.
+//
+// It serves POST /2015-03-31/functions/{FunctionName}/invocations for the
+// functions it was given, found by name, partial ARN or ARN:
+//
+//   - Event: the payload is queued and the call answered 202 at once, as
+//     Lambda's asynchronous invocation does. Each function has its own
+//     queue, run one event at a time (one execution environment). A
+//     function error (a returned error, a crash, a timeout) is retried
+//     Function.Retries times, Function.RetryDelay apart, behind the events
+//     queued meanwhile, as Lambda puts a failed event back in its queue;
+//     an event whose attempts are all spent goes to the on-failure list
+//     (Failed), as to the function's on-failure destination;
+//   - RequestResponse: the function runs at once and the answer is its
+//     payload, or its error with X-Amz-Function-Error: Unhandled;
+//   - DryRun: 204.
+//
+// Errors have the service's shapes, so the SDK maps them to its types:
+// ResourceNotFoundException (404) for an unknown function or a qualifier
+// other than $LATEST, InvalidRequestContentException (400) for a payload
+// that is not JSON, RequestTooLargeException (413) beyond 6 MB
+// synchronous or 1 MB asynchronous
+// (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html).
+//
+// Where it differs from AWS: no IAM (it only checks that a request is
+// SigV4-signed), no versions or aliases, no event age limit, one
+// execution environment per function, and retries spaced by RetryDelay
+// rather than Lambda's minute or two.
+package lambdaapi

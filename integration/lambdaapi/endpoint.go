@@ -1,0 +1,358 @@
+package lambdaapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ddbstream/pipeline/integration/internal/wake"
+)
+
+// Invoker runs one invocation of a function. fnErr is a function error
+// (an error the handler returned, a crash, a timeout), which Lambda
+// retries; err means the invocation could not run at all (the emulator
+// was stopped), and ends the event.
+type Invoker func(ctx context.Context, payload []byte) (resp []byte, fnErr error, err error)
+
+// Function is one function the endpoint serves.
+type Function struct {
+	// Invoke runs the function. The queue calls it for one event at a
+	// time; a synchronous call may come meanwhile, so it must be safe for
+	// concurrent use (runtimeapi.Function.Invoke is: it runs one
+	// invocation at a time, as one execution environment does).
+	Invoke Invoker
+	// Retries is the asynchronous invoke configuration's
+	// MaximumRetryAttempts: 0 to 2, and Lambda's default is 2.
+	Retries int
+	// RetryDelay spaces an event's attempts. Nothing waits on it: Pending
+	// and Changed report when the retries are over.
+	RetryDelay time.Duration
+}
+
+// Failure is an asynchronous event whose every attempt failed: what the
+// function's on-failure destination receives.
+type Failure struct {
+	// Function is the function's name.
+	Function string
+	// Payload is the event as invoked.
+	Payload []byte
+	// Attempts counts the invocations made, the first included.
+	Attempts int
+	// Error is the last attempt's function error.
+	Error string
+}
+
+// Endpoint is the Invoke API for a fixed set of functions. Create it with
+// New and stop it with Close.
+type Endpoint struct {
+	fns     map[string]*function
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	changed wake.Signal
+
+	mu      sync.Mutex
+	pending int
+	failed  []Failure
+}
+
+// function is one served function and its asynchronous queue.
+type function struct {
+	name  string
+	cfg   Function
+	queue chan *event
+
+	mu          sync.Mutex
+	invocations int
+	accepted    int
+}
+
+// event is one asynchronous invocation and its attempts so far.
+type event struct {
+	payload  []byte
+	attempts int
+}
+
+// functionName is a function's name: Lambda allows 1 to 64 letters,
+// digits, hyphens and underscores.
+var functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+// queueSize bounds the events queued per function: far more than the
+// local pipeline ever queues (one per export data file).
+const queueSize = 1 << 16
+
+// New serves functions, by name. Each function's queue is worked from now
+// until Close.
+func New(functions map[string]Function) (*Endpoint, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Endpoint{fns: map[string]*function{}, ctx: ctx, cancel: cancel}
+	for name, cfg := range functions {
+		if cfg.Invoke == nil || cfg.Retries < 0 || cfg.Retries > 2 || !functionName.MatchString(name) {
+			cancel()
+			return nil, fmt.Errorf("lambdaapi: function %q: want a function name, an Invoke and 0 to 2 retries", name)
+		}
+		f := &function{name: name, cfg: cfg, queue: make(chan *event, queueSize)}
+		e.fns[name] = f
+		e.workers.Add(1)
+		go e.work(f)
+	}
+	return e, nil
+}
+
+// Close stops the queues, dropping events not yet run, and returns once
+// no invocation runs.
+func (e *Endpoint) Close() {
+	e.cancel()
+	e.workers.Wait()
+}
+
+// Changed returns a channel closed when Pending or Failed next change, so
+// that a waiter needs no polling interval.
+func (e *Endpoint) Changed() <-chan struct{} { return e.changed.C() }
+
+// Pending counts the asynchronous events accepted and not yet ended: queued,
+// running, or waiting for a retry.
+func (e *Endpoint) Pending() int { e.mu.Lock(); defer e.mu.Unlock(); return e.pending }
+
+// Failed returns the events sent to the on-failure list so far.
+func (e *Endpoint) Failed() []Failure {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Failure(nil), e.failed...)
+}
+
+// Invocations counts the invocations of the named function, retries and
+// synchronous calls included.
+func (e *Endpoint) Invocations(name string) int {
+	f, ok := e.fns[name]
+	if !ok {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.invocations
+}
+
+// Accepted counts the asynchronous events accepted for the named function.
+func (e *Endpoint) Accepted(name string) int {
+	f, ok := e.fns[name]
+	if !ok {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.accepted
+}
+
+// Wait returns once no asynchronous event is pending, or when ctx ends.
+func (e *Endpoint) Wait(ctx context.Context) error {
+	for {
+		ch := e.changed.C()
+		if e.Pending() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lambdaapi: %d events still pending: %w", e.Pending(), ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// work runs f's queue, one event at a time.
+func (e *Endpoint) work(f *function) {
+	defer e.workers.Done()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case ev := <-f.queue:
+			e.attempt(f, ev)
+		}
+	}
+}
+
+// attempt invokes f with ev once, then ends the event, schedules its
+// retry, or sends it to the on-failure list.
+func (e *Endpoint) attempt(f *function, ev *event) {
+	ev.attempts++
+	_, fnErr, err := e.invoke(e.ctx, f, ev.payload)
+	if err != nil && e.ctx.Err() != nil {
+		return // stopped: the event is dropped with the queue
+	}
+	if err != nil {
+		fnErr = err // the invocation could not run: a failed attempt
+	}
+	if fnErr == nil {
+		e.end(nil)
+		return
+	}
+	if ev.attempts > f.cfg.Retries {
+		e.end(&Failure{Function: f.name, Payload: ev.payload, Attempts: ev.attempts, Error: fnErr.Error()})
+		return
+	}
+	// Lambda puts the event back in the queue: events queued meanwhile
+	// run first.
+	go func() {
+		t := time.NewTimer(f.cfg.RetryDelay)
+		defer t.Stop()
+		select {
+		case <-e.ctx.Done():
+		case <-t.C:
+			f.queue <- ev
+		}
+	}()
+}
+
+func (e *Endpoint) invoke(ctx context.Context, f *function, payload []byte) ([]byte, error, error) {
+	f.mu.Lock()
+	f.invocations++
+	f.mu.Unlock()
+	return f.cfg.Invoke(ctx, payload)
+}
+
+// end ends one pending event, keeping failure for the on-failure list.
+func (e *Endpoint) end(failure *Failure) {
+	e.mu.Lock()
+	e.pending--
+	if failure != nil {
+		e.failed = append(e.failed, *failure)
+	}
+	e.mu.Unlock()
+	e.changed.Notify()
+}
+
+// Payload limits of Invoke (API reference): 6 MB synchronous, 1 MB
+// asynchronous.
+const (
+	maxSyncPayload  = 6 << 20
+	maxAsyncPayload = 1 << 20
+)
+
+// ServeHTTP serves Invoke.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+		writeError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "request is not signed")
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
+	ref, found := strings.CutSuffix(rest, "/invocations")
+	if r.Method != http.MethodPost || !ok || !found || ref == "" {
+		writeError(w, http.StatusNotFound, "UnknownOperationException", "only Invoke (POST /2015-03-31/functions/{name}/invocations) is served here")
+		return
+	}
+	name, qualifier := parseFunction(ref)
+	if q := r.URL.Query().Get("Qualifier"); q != "" {
+		qualifier = q
+	}
+	f, ok := e.fns[name]
+	if !ok || (qualifier != "" && qualifier != "$LATEST") {
+		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+arn(name, qualifier))
+		return
+	}
+	typ := r.Header.Get("X-Amz-Invocation-Type")
+	limit := maxSyncPayload
+	switch typ {
+	case "", "RequestResponse":
+	case "Event":
+		limit = maxAsyncPayload
+	case "DryRun":
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "InvocationType must be RequestResponse, Event or DryRun")
+		return
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "could not read the request body: "+err.Error())
+		return
+	}
+	if len(payload) > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException",
+			fmt.Sprintf("Request must be smaller than %d bytes for the %s invocation type", limit, orDefault(typ, "RequestResponse")))
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}") // the SDK sends no body for a nil Payload
+	}
+	if !json.Valid(payload) {
+		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
+		return
+	}
+	if typ == "Event" {
+		e.mu.Lock()
+		e.pending++
+		e.mu.Unlock()
+		f.mu.Lock()
+		f.accepted++
+		f.mu.Unlock()
+		f.queue <- &event{payload: payload}
+		e.changed.Notify()
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	resp, fnErr, err := e.invoke(r.Context(), f, payload)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "ServiceException", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+	if fnErr != nil {
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		body, _ := json.Marshal(map[string]string{"errorMessage": fnErr.Error(), "errorType": "Error"})
+		_, _ = w.Write(body)
+		return
+	}
+	_, _ = w.Write(resp)
+}
+
+// localAccount and localRegion make the ARNs of the local functions.
+const (
+	localAccount = "000000000000"
+	localRegion  = "us-east-1"
+)
+
+func arn(name, qualifier string) string {
+	a := "arn:aws:lambda:" + localRegion + ":" + localAccount + ":function:" + name
+	if qualifier != "" {
+		a += ":" + qualifier
+	}
+	return a
+}
+
+// parseFunction reads the forms FunctionName takes: my-function,
+// 123456789012:function:my-function or
+// arn:aws:lambda:us-west-2:123456789012:function:my-function, each with
+// an optional :qualifier.
+func parseFunction(ref string) (name, qualifier string) {
+	if i := strings.Index(ref, "function:"); i >= 0 {
+		ref = ref[i+len("function:"):]
+	}
+	name, qualifier, _ = strings.Cut(ref, ":")
+	return name, qualifier
+}
+
+// writeError answers in the REST-JSON protocol's error shape: the SDK
+// takes the code from X-Amzn-ErrorType.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	body, _ := json.Marshal(map[string]string{"Type": "User", "message": msg})
+	_, _ = w.Write(body)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
