@@ -27,9 +27,19 @@ const (
 	DBFS Mode = "dbfs"
 )
 
-// DefaultCopyOptions reads the JSON Lines with DynamoDB numbers as
-// decimals and lets new attributes add columns.
-const DefaultCopyOptions = "FORMAT_OPTIONS ('prefersDecimal' = 'true', 'inferTimestamp' = 'false') COPY_OPTIONS ('mergeSchema' = 'true')"
+// DefaultCopyOptions reads every JSON value that is not an object or an
+// array as a STRING, and lets new attributes add columns.
+//
+// Why not 'prefersDecimal': it infers DECIMAL only for a number that fits
+// DECIMAL(38), and DOUBLE for the others, such as DynamoDB's 1E+130 or a
+// 38-digit value with a large exponent, and DOUBLE keeps about 17 digits.
+// With 'primitivesAsString' schema inference never picks a numeric type, and
+// Spark's JSON file reader stores a number read as STRING as its exact
+// text (Apache Spark 4.0, SPARK-48148; an older runtime re-renders it), so
+// no digit is lost and sequence numbers, which need 40 digits, stay text.
+// Typed columns are cast from these strings downstream (DECIMAL(38, s)
+// where the values fit). Timestamps are not inferred either.
+const DefaultCopyOptions = "FORMAT_OPTIONS ('primitivesAsString' = 'true') COPY_OPTIONS ('mergeSchema' = 'true')"
 
 // Config is the forwarder's configuration.
 type Config struct {

@@ -65,3 +65,37 @@ func TestTemplateExpand(t *testing.T) {
 		t.Errorf("sql name %q", got)
 	}
 }
+
+// TestDefaultCopyOptionsKeepEveryDigit: COPY INTO's default options must
+// not let schema inference type a number, since an inferred DOUBLE (what
+// 'prefersDecimal' falls back to beyond DECIMAL(38), for 1E+130) keeps
+// about 17 digits, and must be what the forwarder sends by default.
+func TestDefaultCopyOptionsKeepEveryDigit(t *testing.T) {
+	opts := strings.ToLower(DefaultCopyOptions)
+	if !strings.Contains(opts, "'primitivesasstring' = 'true'") {
+		t.Errorf("default options %q do not read numbers as strings", DefaultCopyOptions)
+	}
+	for _, lossy := range []string{"prefersdecimal", "inferschema", "infercolumntypes"} {
+		if strings.Contains(opts, lossy) {
+			t.Errorf("default options %q infer numeric types (%s)", DefaultCopyOptions, lossy)
+		}
+	}
+	env := map[string]string{"DATABRICKS_SECRET_ID": "s", "DELIVERY_MODE": "copy-into", "DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.{table}_changes"}
+	c, err := ConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CopyOptions != DefaultCopyOptions {
+		t.Errorf("COPY_INTO_OPTIONS unset: options %q", c.CopyOptions)
+	}
+	h := &Handler{cfg: c}
+	stmt, err := h.copyStatement(s3eventObject("cdc/table=Orders/dt=2026-11-23/hour=17/s-1-2.jsonl.gz", "", ""), map[string]string{"table": "Orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "COPY INTO main.cdc.Orders_changes FROM 's3://b/cdc/table=Orders/dt=2026-11-23/hour=17/s-1-2.jsonl.gz' FILEFORMAT = JSON " +
+		"FORMAT_OPTIONS ('primitivesAsString' = 'true') COPY_OPTIONS ('mergeSchema' = 'true')"
+	if stmt != want {
+		t.Errorf("statement\n%s\nwant\n%s", stmt, want)
+	}
+}
