@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
@@ -178,10 +180,28 @@ func outputs(scope constructs.Construct, p *Props, v outputValues) {
 	out("ExportPlannerFailureQueueUrl", "Export manifests the planner gave up on", v.backfill.plannerQueue.QueueUrl())
 	out("DashboardName", "CloudWatch dashboard of the pipeline",
 		scope.Node().FindChild(jsii.String("Monitoring")).Node().FindChild(jsii.String("Dashboard")).(awscloudwatch.Dashboard).DashboardName())
+	deploy := bundleDeploy(p, v.table, v.bucket)
+	out("DatabricksBundleDeploy", "Deploy the Databricks side (bronze change log and current state per table) from the repository root", jsii.String(deploy))
 	if v.ucRole != nil {
 		out("DatabricksRoleArn", "IAM role for the Unity Catalog storage credential", v.ucRole.RoleArn())
 		cli, sql := ucStatements(p, v.bucket, v.ucRole)
-		out("DatabricksCreateStorageCredential", "Run with the Databricks CLI to create the storage credential", jsii.String(cli))
-		out("DatabricksCreateExternalLocation", "Run in Databricks SQL to create the external location", jsii.String(sql))
+		out("DatabricksStep1CreateStorageCredential", "Run with the Databricks CLI; its answer holds aws_iam_role.external_id", jsii.String(cli))
+		out("DatabricksStep2ExternalId", "The role trusts this external ID",
+			jsii.String("databricksExternalId is "+p.DatabricksExternalID+"; if step 1 answered another aws_iam_role.external_id, deploy again with -c databricksExternalId=<that ID> (it equals the Databricks account ID only for account admins)"))
+		out("DatabricksStep3CreateExternalLocation", "Run in Databricks SQL: the external location, read access, and the bundle's schema", jsii.String(sql))
+		out("DatabricksStep4DeployBundle", "Then deploy the bundle", jsii.String(deploy))
 	}
+}
+
+// bundleDeploy is the databricks bundle deploy command with the values
+// the bundle needs from this stack (databricks/README.md lists them).
+// Imported tables' key names come from the partitionKey and sortKey
+// context keys.
+func bundleDeploy(p *Props, table, bucket string) string {
+	keys := p.PartitionKey
+	if p.SortKey != "" {
+		keys += ":" + p.SortKey
+	}
+	return fmt.Sprintf(`cd databricks && databricks bundle deploy -t prod --var="source=s3://%s/%s" --var="tables=%s:%s" --var="image_format=%s" && databricks bundle run -t prod ddbstream`,
+		bucket, p.Prefix, table, keys, p.ImageFormat)
 }

@@ -390,7 +390,9 @@ func newUnityCatalogRole(scope constructs.Construct, p *Props, res iam.Resources
 func ucStatements(p *Props, bucket string, role awsiam.Role) (cli, sql string) {
 	cli = fmt.Sprintf(`databricks storage-credentials create --json '{"name": "%s", "aws_iam_role": {"role_arn": "%s"}, "read_only": true}'`,
 		p.DatabricksStorageCredentialName, *role.RoleArn())
-	sql = fmt.Sprintf("CREATE EXTERNAL LOCATION IF NOT EXISTS %s_location URL 's3://%s/%s' WITH (STORAGE CREDENTIAL %s) COMMENT 'DynamoDB stream pipeline output'",
-		p.DatabricksStorageCredentialName, bucket, strings.TrimSuffix(p.Prefix, "/"), p.DatabricksStorageCredentialName)
+	location := p.DatabricksStorageCredentialName + "_location"
+	sql = fmt.Sprintf("CREATE EXTERNAL LOCATION IF NOT EXISTS %s URL 's3://%s/%s' WITH (STORAGE CREDENTIAL %s) COMMENT 'DynamoDB stream pipeline output'; "+
+		"GRANT READ FILES ON EXTERNAL LOCATION %s TO `account users`; CREATE SCHEMA IF NOT EXISTS main.ddbstream",
+		location, bucket, strings.TrimSuffix(p.Prefix, "/"), p.DatabricksStorageCredentialName, location)
 	return cli, sql
 }

@@ -359,8 +359,10 @@ func TestUnityCatalogRole(t *testing.T) {
 		}},
 		"RoleName": assertions.Match_StringLikeRegexp(jsii.String(`^ddbstream-databricks-uc-[0-9a-f]{8}$`)),
 	}))
-	s.template.HasOutput(jsii.String("DatabricksCreateStorageCredential"), obj(map[string]any{}))
-	s.template.HasOutput(jsii.String("DatabricksCreateExternalLocation"), obj(map[string]any{
+	s.template.HasOutput(jsii.String("DatabricksStep1CreateStorageCredential"), obj(map[string]any{}))
+	s.template.HasOutput(jsii.String("DatabricksStep2ExternalId"), obj(map[string]any{}))
+	s.template.HasOutput(jsii.String("DatabricksStep4DeployBundle"), obj(map[string]any{}))
+	s.template.HasOutput(jsii.String("DatabricksStep3CreateExternalLocation"), obj(map[string]any{
 		"Value": map[string]any{"Fn::Join": assertions.Match_ArrayWith(&[]any{assertions.Match_ArrayWith(&[]any{
 			assertions.Match_StringLikeRegexp(jsii.String("CREATE EXTERNAL LOCATION IF NOT EXISTS ddb_stream_pipeline_location URL 's3://")),
 		})})},

@@ -20,6 +20,6 @@ func variants(t *testing.T) map[string]Props {
 	none.DeliveryMode, none.DatabricksSecretName, none.DatabricksVolumePath = DeliveryNone, "", ""
 	return map[string]Props{
 		"delivery-none": none,
-		"default": testProps(t), "imported-table": imported, "sse-s3": sseS3, "unity-catalog-role": uc, "alarm-topic": topic,
+		"default":       testProps(t), "imported-table": imported, "sse-s3": sseS3, "unity-catalog-role": uc, "alarm-topic": topic,
 	}
 }
