@@ -51,6 +51,14 @@ type Resources struct {
 	PlannerQueueARN, ConverterQueueARN string
 	// PlannerLogGroup and ConverterLogGroup are their log group names.
 	PlannerLogGroup, ConverterLogGroup string
+
+	// What the operator commands act on besides the above (ddbstream
+	// redrive, replay, doctor): the functions whose settings they read,
+	// the functions' roles whose policies doctor compares with these
+	// statements, and the forwarder trigger's dead-letter queue.
+	StreamerFunctionARN, ForwarderFunctionARN, PlannerFunctionARN       string
+	StreamerRoleARN, ForwarderRoleARN, PlannerRoleARN, ConverterRoleARN string
+	ForwarderTriggerQueueARN                                            string
 }
 
 // BucketARN is the bucket's ARN.
@@ -120,6 +128,28 @@ var OperationActions = map[string][]string{
 	"dynamodb:BatchGetItem":              {"dynamodb:BatchGetItem"},
 	// Listing keys under a prefix; the statements scope it by s3:prefix.
 	"s3:ListObjectsV2": {"s3:ListBucket"},
+
+	// The operator commands redrive, replay and doctor. The SDK packages
+	// dynamodbstreams, cloudwatchlogs and eventbridge are the IAM
+	// services dynamodb, logs and events; GetBucketNotificationConfiguration
+	// is the action s3:GetBucketNotification.
+	"sqs:ReceiveMessage":                    {"sqs:ReceiveMessage"},
+	"sqs:DeleteMessage":                     {"sqs:DeleteMessage"},
+	"sqs:ChangeMessageVisibility":           {"sqs:ChangeMessageVisibility"},
+	"sqs:GetQueueAttributes":                {"sqs:GetQueueAttributes"},
+	"dynamodbstreams:GetShardIterator":      {"dynamodb:GetShardIterator"},
+	"dynamodbstreams:GetRecords":            {"dynamodb:GetRecords"},
+	"lambda:GetFunctionConfiguration":       {"lambda:GetFunctionConfiguration"},
+	"lambda:GetPolicy":                      {"lambda:GetPolicy"},
+	"lambda:ListEventSourceMappings":        {"lambda:ListEventSourceMappings"},
+	"cloudwatch:GetMetricStatistics":        {"cloudwatch:GetMetricStatistics"},
+	"cloudwatchlogs:FilterLogEvents":        {"logs:FilterLogEvents"},
+	"eventbridge:DescribeRule":              {"events:DescribeRule"},
+	"eventbridge:ListTargetsByRule":         {"events:ListTargetsByRule"},
+	"iam:GetRolePolicy":                     {"iam:GetRolePolicy"},
+	"iam:ListRolePolicies":                  {"iam:ListRolePolicies"},
+	"iam:ListAttachedRolePolicies":          {"iam:ListAttachedRolePolicies"},
+	"s3:GetBucketNotificationConfiguration": {"s3:GetBucketNotification"},
 }
 
 // PlatformActions are calls AWS makes with a role on the function's
@@ -271,6 +301,16 @@ var OperatorPlatformActions = map[string]map[string]string{
 	"reconcile": {
 		"kms:Decrypt": "S3 decrypts the SSE-KMS objects of the lake",
 	},
+	"redrive": {
+		"kms:GenerateDataKey": "S3 encrypts the batches the streamer's code writes with SSE-KMS",
+		"kms:Decrypt":         "S3 decrypts the objects the forwarder's code reads",
+	},
+	"replay": {
+		"kms:Decrypt": "S3 decrypts the objects the forwarder's code reads",
+	},
+	"errors": {
+		"kms:Decrypt": "S3 decrypts the SSE-KMS errors objects",
+	},
 }
 
 func (r Resources) stackARN(o Operator) string {
@@ -313,6 +353,111 @@ func OperatorReconcile(r Resources, o Operator) []Statement {
 		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
 	}
 	return s
+}
+
+// OperatorRedrive returns what `ddbstream redrive` needs: read the
+// stack's outputs and the two functions' settings, work the on-failure
+// queues (receive, delete once done, make kept messages visible again),
+// read the stream's records again, and do what the streamer and the
+// forwarder do with them in process: put objects under the prefix, read
+// the data objects (listing the data keys, so a missing one answers 404)
+// and the Databricks secret.
+func OperatorRedrive(r Resources, o Operator) []Statement {
+	s := []Statement{
+		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
+		{Sid: "ReadFunctionSettings", Actions: []string{"lambda:GetFunctionConfiguration"}, Resources: []string{r.StreamerFunctionARN, r.ForwarderFunctionARN}},
+		{Sid: "WorkFailureQueues", Actions: []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+			Resources: []string{r.StreamerQueueARN, r.ForwarderQueueARN, r.ForwarderTriggerQueueARN}},
+		{Sid: "ReadStream", Actions: []string{"dynamodb:GetRecords", "dynamodb:GetShardIterator"}, Resources: []string{r.StreamARN}},
+		{Sid: "WriteObjects", Actions: []string{"s3:PutObject"}, Resources: []string{r.ObjectsARN()}},
+		{Sid: "ReadDataObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+		r.listUnder("ListDataKeys", objectkey.DataPrefix(r.Prefix)),
+		{Sid: "ReadDatabricksSecret", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{r.SecretARN}},
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "UseObjectKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return append(s, r.operatorSecretKey()...)
+}
+
+// OperatorReplay returns what `ddbstream replay` needs: read the stack's
+// outputs and the forwarder's settings, list and read the data objects,
+// and read the Databricks secret, as the forwarder does.
+func OperatorReplay(r Resources, o Operator) []Statement {
+	s := []Statement{
+		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
+		{Sid: "ReadForwarderSettings", Actions: []string{"lambda:GetFunctionConfiguration"}, Resources: []string{r.ForwarderFunctionARN}},
+		{Sid: "ReadDataObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+		r.listUnder("ListDataKeys", objectkey.DataPrefix(r.Prefix)),
+		{Sid: "ReadDatabricksSecret", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{r.SecretARN}},
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return append(s, r.operatorSecretKey()...)
+}
+
+// errorsPrefix is where records set aside go: <prefix>/_errors/.
+func (r Resources) errorsPrefix() string {
+	if r.Prefix == "" {
+		return objectkey.ErrorsDir + "/"
+	}
+	return r.Prefix + "/" + objectkey.ErrorsDir + "/"
+}
+
+// OperatorErrors returns what `ddbstream errors` needs: read the stack's
+// outputs, list and read the objects under <prefix>/_errors/ only.
+func OperatorErrors(r Resources, o Operator) []Statement {
+	s := []Statement{
+		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
+		{Sid: "ReadErrorObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.BucketARN() + "/" + r.errorsPrefix() + "*"}},
+		r.listUnder("ListErrorKeys", r.errorsPrefix()),
+	}
+	if r.KeyARN != "" {
+		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
+	}
+	return s
+}
+
+// OperatorDoctor returns what `ddbstream doctor` needs, reads only: the
+// stack, the table's stream, the functions' settings, the mapping, the
+// forwarder's resource policy and trigger rule, IteratorAge, the queues'
+// depths, the bucket's notification settings, the roles' policies, the
+// Databricks secret and the functions' error log lines.
+func OperatorDoctor(r Resources, o Operator) []Statement {
+	s := []Statement{
+		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
+		{Sid: "DescribeTable", Actions: []string{"dynamodb:DescribeTable"}, Resources: []string{r.TableARN()}},
+		{Sid: "ReadFunctions", Actions: []string{"lambda:GetFunctionConfiguration"},
+			Resources: []string{r.StreamerFunctionARN, r.ForwarderFunctionARN, r.PlannerFunctionARN, r.ConverterFunctionARN}},
+		{Sid: "ReadForwarderPolicy", Actions: []string{"lambda:GetPolicy"}, Resources: []string{r.ForwarderFunctionARN}},
+		// ListEventSourceMappings and GetMetricStatistics support no
+		// resource-level permissions (WildcardResources).
+		{Sid: "ListEventSourceMappings", Actions: []string{"lambda:ListEventSourceMappings"}, Resources: []string{"*"}},
+		{Sid: "ReadIteratorAge", Actions: []string{"cloudwatch:GetMetricStatistics"}, Resources: []string{"*"}},
+		{Sid: "ReadQueueDepths", Actions: []string{"sqs:GetQueueAttributes"},
+			Resources: []string{r.StreamerQueueARN, r.ForwarderQueueARN, r.ForwarderTriggerQueueARN, r.PlannerQueueARN, r.ConverterQueueARN}},
+		{Sid: "ReadBucketNotifications", Actions: []string{"s3:GetBucketNotification"}, Resources: []string{r.BucketARN()}},
+		// The trigger rule's name is generated by CloudFormation and is
+		// not an output: the rules of the account's default bus.
+		{Sid: "ReadTriggerRule", Actions: []string{"events:DescribeRule", "events:ListTargetsByRule"},
+			Resources: []string{"arn:" + r.Partition + ":events:" + r.Region + ":" + r.Account + ":rule/*"}},
+		{Sid: "ReadRolePolicies", Actions: []string{"iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"},
+			Resources: []string{r.StreamerRoleARN, r.ForwarderRoleARN, r.PlannerRoleARN, r.ConverterRoleARN}},
+		{Sid: "ReadDatabricksSecret", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{r.SecretARN}},
+		{Sid: "ReadErrorLogs", Actions: []string{"logs:FilterLogEvents"},
+			Resources: []string{r.logGroupARN(r.StreamerLogGroup), r.logGroupARN(r.ForwarderLogGroup)}},
+	}
+	return append(s, r.operatorSecretKey()...)
+}
+
+// operatorSecretKey lets an operator command read a secret encrypted with
+// its own key, through Secrets Manager only.
+func (r Resources) operatorSecretKey() []Statement {
+	if r.SecretKeyARN == "" {
+		return nil
+	}
+	return []Statement{{Sid: "DecryptDatabricksSecret", Actions: []string{"kms:Decrypt"}, Resources: []string{r.SecretKeyARN}, Conditions: r.viaService("secretsmanager")}}
 }
 
 // UnityCatalogAccess is the optional role Databricks assumes for a Unity
@@ -359,8 +504,10 @@ func UnityCatalog(r Resources, uc UnityCatalogAccess) []Statement {
 // WildcardResources are the only actions granted on every resource, with
 // the reason: AWS offers no narrower form for them.
 var WildcardResources = map[string]string{
-	"dynamodb:ListStreams": "supports no resource-level permissions (Service Authorization Reference, Amazon DynamoDB: no resource type); read-only, it lists stream ARNs",
-	"dynamodb:ListExports": "lists an account's exports (TableArn is an optional filter, so the call is not scoped to a table); read-only",
+	"dynamodb:ListStreams":           "supports no resource-level permissions (Service Authorization Reference, Amazon DynamoDB: no resource type); read-only, it lists stream ARNs",
+	"dynamodb:ListExports":           "lists an account's exports (TableArn is an optional filter, so the call is not scoped to a table); read-only",
+	"lambda:ListEventSourceMappings": "supports no resource-level permissions (Service Authorization Reference, AWS Lambda: no resource type); read-only, ddbstream doctor finds the streamer's mapping with it",
+	"cloudwatch:GetMetricStatistics": "supports no resource-level permissions (Service Authorization Reference, Amazon CloudWatch: no resource type); read-only, ddbstream doctor reads IteratorAge with it",
 }
 
 // Document is an IAM policy document as JSON.
@@ -442,6 +589,10 @@ func OperatorPolicies(r Resources, o Operator) map[string]Document {
 	return map[string]Document{
 		"ddbstream-backfill":  Policy(OperatorBackfill(r, o)),
 		"ddbstream-reconcile": Policy(OperatorReconcile(r, o)),
+		"ddbstream-redrive":   Policy(OperatorRedrive(r, o)),
+		"ddbstream-replay":    Policy(OperatorReplay(r, o)),
+		"ddbstream-errors":    Policy(OperatorErrors(r, o)),
+		"ddbstream-doctor":    Policy(OperatorDoctor(r, o)),
 	}
 }
 
@@ -481,5 +632,9 @@ func Placeholders() Resources {
 		ExportPrefix: "cdc-exports", ConverterFunctionARN: "${ExportConverterFunctionArn}",
 		PlannerQueueARN: "${ExportPlannerFailureQueueArn}", ConverterQueueARN: "${ExportConverterFailureQueueArn}",
 		PlannerLogGroup: "${ExportPlannerLogGroup}", ConverterLogGroup: "${ExportConverterLogGroup}",
+		StreamerFunctionARN: "${StreamerFunctionArn}", ForwarderFunctionARN: "${ForwarderFunctionArn}", PlannerFunctionARN: "${ExportPlannerFunctionArn}",
+		StreamerRoleARN: "${StreamerRoleArn}", ForwarderRoleARN: "${ForwarderRoleArn}",
+		PlannerRoleARN: "${ExportPlannerRoleArn}", ConverterRoleARN: "${ExportConverterRoleArn}",
+		ForwarderTriggerQueueARN: "${ForwarderTriggerDeadLetterQueueArn}",
 	}
 }

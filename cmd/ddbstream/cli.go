@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ddbstream/pipeline/internal/backfill"
+	"github.com/ddbstream/pipeline/internal/databricks"
 	"github.com/ddbstream/pipeline/internal/reconcile"
 )
 
@@ -45,6 +46,9 @@ type clients struct {
 	stacks   StackDescriber
 	dynamodb dynamoDB
 	s3       backfill.S3
+	// ops are the operations commands' clients (redrive, replay, errors,
+	// doctor: ops.go).
+	ops opsClients
 }
 
 // env is what a command runs with: tests replace every part.
@@ -53,6 +57,10 @@ type env struct {
 	// terminal is set when stderr is a terminal: progress is a bar.
 	terminal bool
 	connect  func(ctx context.Context, region, profile string) (clients, error)
+	// databricks are extra options of the Databricks client the
+	// forwarder's code runs with in process (tests: an HTTP client that
+	// trusts the test workspace).
+	databricks []databricks.Option
 }
 
 // command is one subcommand.
@@ -64,6 +72,10 @@ type command struct {
 var commands = []command{
 	{"backfill", "load the table's current state into the lake from a point-in-time export", runBackfill},
 	{"reconcile", "compare the lake with the live table and report every difference", runReconcile},
+	{"redrive", "deliver again the batches and events the functions gave up on (on-failure queues)", runRedrive},
+	{"replay", "deliver a table's objects of a time range to Databricks again", runReplay},
+	{"errors", "list and summarise the records set aside under _errors/", runErrors},
+	{"doctor", "check a deployed stack, one line per check, each failure with its remedy", runDoctor},
 }
 
 const toolHelp = `ddbstream: operate a DynamoDB Streams -> S3 -> Databricks pipeline.
@@ -94,6 +106,10 @@ Exit status:
 Examples:
   ddbstream backfill --stack DdbStreamPipeline
   ddbstream reconcile --stack DdbStreamPipeline --read-rate 500
+  ddbstream doctor --stack DdbStreamPipeline
+  ddbstream redrive --stack DdbStreamPipeline --dry-run
+  ddbstream replay --stack DdbStreamPipeline --from 2026-11-23T00 --to 2026-11-24T00
+  ddbstream errors --stack DdbStreamPipeline --since 24h
   ddbstream backfill --help
 `
 
@@ -332,6 +348,8 @@ func remedy(err error) string {
 		return be.Remedy
 	case errors.As(err, &re):
 		return re.remedy
+	case opsRemedy(err) != "":
+		return opsRemedy(err)
 	case errors.As(err, &apiErr):
 		switch code := apiErr.ErrorCode(); {
 		case strings.HasPrefix(code, "AccessDenied"), code == "UnauthorizedOperation", code == "Forbidden":

@@ -1,6 +1,9 @@
 // Command ddbstream is the pipeline's operator tool: `ddbstream backfill`
-// loads a table's state into the lake from a point-in-time export, and
-// `ddbstream reconcile` compares the lake with the table. Run
+// loads a table's state into the lake from a point-in-time export,
+// `ddbstream reconcile` compares the lake with the table, `ddbstream
+// redrive` delivers again what the functions gave up on, `ddbstream
+// replay` delivers a time range's objects again, `ddbstream errors` lists
+// the records set aside, and `ddbstream doctor` checks a deployed stack. Run
 // `ddbstream --help` for the commands and `ddbstream <command> --help` for
 // each one's flags and examples.
 //
@@ -58,9 +61,12 @@ func connectAWS(ctx context.Context, region, profile string) (clients, error) {
 			remedy: "sign in (aws sso login, or aws configure), choose a profile with --profile or AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"}
 	}
 	pathStyle := os.Getenv("S3_FORCE_PATH_STYLE") == "true" // S3-compatible servers, as for the functions
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
+	ddb := dynamodb.NewFromConfig(cfg)
 	return clients{
 		stacks:   cloudformation.NewFromConfig(cfg),
-		dynamodb: dynamodb.NewFromConfig(cfg),
-		s3:       s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
+		dynamodb: ddb,
+		s3:       s3c,
+		ops:      connectOps(cfg, s3c, ddb),
 	}, nil
 }

@@ -206,7 +206,7 @@ func TestExitStatuses(t *testing.T) {
 		stderr     []string
 	}{
 		{"no command", nil, nil, nil, nil, exitUsage, nil, []string{"Commands:"}},
-		{"unknown command", nil, nil, nil, []string{"redrive"}, exitUsage, nil, []string{`unknown command "redrive"`}},
+		{"unknown command", nil, nil, nil, []string{"vacuum"}, exitUsage, nil, []string{`unknown command "vacuum"`}},
 		{"unknown flag", nil, nil, nil, []string{"backfill", "--nope"}, exitUsage, nil, []string{"flag provided but not defined: -nope", "--help"}},
 		{"stray argument", nil, nil, nil, []string{"backfill", "Orders"}, exitUsage, nil, []string{`unexpected argument "Orders"`}},
 		{"no stack, no table (found before AWS is reached)", nil, nil, errors.New("no AWS credentials"),
