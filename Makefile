@@ -60,9 +60,11 @@ local: tools ## run the whole pipeline locally: preload PRELOAD items, backfill 
 reproducible: ## build every function twice (other path, empty cache) and compare bytes
 	scripts/check-reproducible.sh $(FUNCTIONS)
 
-bench: ## benchmarks with their targets: streamer (one core), forwarder (1 GiB volume upload)
+bench: ## benchmarks with their targets: streamer (one core), forwarder (1 GiB upload), export conversion (1 GiB, one core), fold (1M items)
 	go run ./cmd/streambench -max-median-ms 40 -min-mb-per-s 150 -max-alloc-bytes 8388608 -max-rss-mb 48
 	go run ./cmd/forwardbench -size 1073741824 -max-rss-mb 64 -min-mb-per-s 200
+	go run ./cmd/foldbench -min-lines-per-s 200000 -max-rss-mb 128
+	go run ./cmd/exportbench -size 1073741824 -max-rss-mb 64 -min-mb-per-s 200
 	go test -run '^$$' -bench . -benchmem -cpu 1 ./internal/record ./internal/streamer
 
 fuzz: ## fuzz the record converter for a minute
