@@ -3,7 +3,8 @@
 // as the S3 server (SigV4 checked, event notifications by webhook), and
 // the real bootstrap binaries of the four functions (streamer,
 // forwarder, export planner and export converter). make local and the
-// end-to-end tests (e2e_test.go, backfill_e2e_test.go) both drive it;
+// end-to-end tests (e2e_test.go, backfill_e2e_test.go,
+// redrive_e2e_test.go) both drive it;
 // each emulated AWS part is a package of its own, with its own tests:
 //
 //   - poller: the DynamoDB event source mapping (batching, retries,
@@ -19,6 +20,9 @@
 //     the converter asynchronously, with Lambda's retries;
 //   - secretsmanager: the Secrets Manager endpoint holding the Databricks
 //     secret;
+//   - sqsapi: SQS, holding the streamer's on-failure queue, which the
+//     poller fills with AWS's on-failure records and ddbstream redrive
+//     reads with the SDK;
 //   - smoke: the check of a deployed stack (make smoke).
 //
 // A backfill runs as in AWS: Pipeline.Backfill runs ddbstream backfill's
@@ -27,6 +31,12 @@
 // invokes the converter once per data file; the snapshot objects reach
 // Databricks through the forwarder's rule; Pipeline.Reconcile runs
 // ddbstream reconcile's logic (internal/reconcile) on the result.
+//
+// A redrive runs as in AWS too: a batch the poller gives up on leaves
+// only AWS's record in the on-failure queue; Pipeline.Redrive runs
+// ddbstream redrive's logic (internal/redrive) on that queue, reading the
+// range again from DynamoDB Local's stream and writing it with the
+// streamer's own handler and settings.
 //
 // The fake Databricks workspace is internal/testing/fakedatabricks. The
 // parts tell a waiter when their state changes (internal/wake), so

@@ -50,8 +50,10 @@ const ProgressEvery = 100
 // if set, is called with the count written after every ProgressEvery
 // changes, from the writers' goroutines.
 func Generate(ctx context.Context, c *dynamodb.Client, table string, n int, seed uint64, progress func(done int)) (*Load, error) {
-	const workers = 32
 	items := max(8, n/8)
+	// Each worker owns items; below 32 items, fewer workers, so that none
+	// is left without an item to write.
+	workers := min(32, items)
 	load := &Load{Items: items, ByItem: map[string][]Change{}}
 	var mu sync.Mutex
 	var done atomic.Int64

@@ -19,7 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/ddbstream/pipeline/integration/eventbus"
 	"github.com/ddbstream/pipeline/integration/exports"
@@ -28,6 +30,7 @@ import (
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
 	"github.com/ddbstream/pipeline/integration/s3faults"
 	"github.com/ddbstream/pipeline/integration/secretsmanager"
+	"github.com/ddbstream/pipeline/integration/sqsapi"
 	"github.com/ddbstream/pipeline/internal/backfill"
 	"github.com/ddbstream/pipeline/internal/eventrule"
 	"github.com/ddbstream/pipeline/internal/lambdabuild"
@@ -145,6 +148,15 @@ const streamLabelBackdate = orderkey.SnapshotMargin + time.Minute
 // SecretName is the local Databricks secret's name.
 const SecretName = "local/databricks"
 
+// StreamerFailureQueue is the streamer's on-failure queue on the local
+// SQS endpoint: the mapping's destination, as the stack's
+// StreamerFailureQueue, which ddbstream redrive reads.
+const StreamerFailureQueue = "streamer-failures"
+
+// StreamerFunctionARN names the streamer in the mapping's on-failure
+// records.
+const StreamerFunctionARN = "arn:aws:lambda:us-east-1:" + sqsapi.Account + ":function:streamer"
+
 // Pipeline is a running local pipeline.
 type Pipeline struct {
 	Opts    Options
@@ -174,6 +186,21 @@ type Pipeline struct {
 	StreamARN    string
 	DynamoDB     *dynamodb.Client
 	S3Client     *s3.Client
+	// SQS holds the streamer's on-failure queue (StreamerFailureQueue, at
+	// StreamerFailureQueueURL): the poller sends it AWS's on-failure
+	// record of each batch it gives up on, as the deployed mapping does,
+	// and SQSClient, the SDK's, reads it as ddbstream redrive does.
+	SQS                     *sqsapi.Endpoint
+	StreamerFailureQueueURL string
+	SQSClient               *sqs.Client
+	// Streams is the DynamoDB Streams API of DynamoDB Local, which serves
+	// it on its own endpoint.
+	Streams *dynamodbstreams.Client
+	// streamerS3 is the S3 endpoint the streamer writes through (before
+	// S3Faults), and streamerEnv its environment: Redrive writes as it.
+	streamerS3  string
+	streamerEnv map[string]string
+	awsCfg      aws.Config
 
 	StreamerLogs, ForwarderLogs, PlannerLogs, ConverterLogs *SyncBuffer
 	mu                                                      sync.Mutex
@@ -206,7 +233,8 @@ func (b *SyncBuffer) Write(p []byte) (int, error) {
 func (b *SyncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 // StreamerFailures returns the batches the poller sent to the streamer's
-// on-failure destination.
+// on-failure destination (also in the queue StreamerFailureQueue, as
+// AWS's records).
 func (p *Pipeline) StreamerFailures() []poller.FailedBatch {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -298,6 +326,15 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	}
 	creds := credentials.NewStaticCredentialsProvider(S3AccessKey, S3SecretKey, "")
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: creds}
+	p.awsCfg = awsCfg
+	p.Streams = dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String("http://" + p.DDB.Addr) })
+
+	// The streamer's on-failure queue, on an SQS endpoint the SDK speaks to.
+	p.SQS = sqsapi.New()
+	p.SQS.CreateQueue(StreamerFailureQueue)
+	sqsSrv := p.serve(p.SQS, false)
+	p.StreamerFailureQueueURL = sqsapi.URL(sqsSrv.URL, StreamerFailureQueue)
+	p.SQSClient = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(sqsSrv.URL) })
 
 	p.PlannerRoute = &eventbus.Route{Name: "export planner", Rule: eventrule.ExportManifest(opts.Bucket, p.ExportPrefix),
 		Retries: 2, RetryDelay: 300 * time.Millisecond}
@@ -380,6 +417,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	streamerEnv := map[string]string{
 		"BUCKET_NAME": opts.Bucket, "S3_PREFIX": opts.Prefix, "AWS_ENDPOINT_URL_S3": faultSrv.URL, "DEADLINE_MARGIN": "2s",
 	}
+	p.streamerS3, p.streamerEnv = faultSrv.URL, streamerEnv
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3": s3URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER": smSrv.URL, "DATABRICKS_SECRET_ID": SecretName,
 		"DATABRICKS_VOLUME_PATH": opts.VolumePath, "KEY_PREFIX": objectkey.DataPrefix(opts.Prefix), "KEY_SUFFIX": objectkey.Suffix,
@@ -443,7 +481,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		return fnErr, err
 	}
 	p.Poller = poller.New(poller.Config{
-		StreamARN: p.StreamARN, Endpoint: "http://" + p.DDB.Addr, Region: "us-east-1", Credentials: creds,
+		StreamARN: p.StreamARN, FunctionARN: StreamerFunctionARN, Endpoint: "http://" + p.DDB.Addr, Region: "us-east-1", Credentials: creds,
 		BatchSize: opts.BatchSize, BatchingWindow: opts.BatchingWindow, MaxRetryAttempts: opts.MaxRetryAttempts,
 		BisectOnError: opts.BisectOnError, RetryDelay: 200 * time.Millisecond, Mutate: opts.Mutate,
 		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
@@ -453,6 +491,15 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			p.mu.Lock()
 			p.streamerFailures = append(p.streamerFailures, b)
 			p.mu.Unlock()
+			// The destination, as the deployed mapping's: AWS's record in
+			// the streamer's on-failure queue.
+			rec, err := b.Record()
+			if err == nil {
+				_, err = p.SQS.Send(StreamerFailureQueue, string(rec))
+			}
+			if err != nil {
+				fmt.Fprintln(p.StreamerLogs, "on-failure destination:", err)
+			}
 		},
 	})
 	runCtx, cancel := context.WithCancel(context.Background())

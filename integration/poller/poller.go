@@ -3,11 +3,13 @@ package poller
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,17 +26,104 @@ import (
 // (crash, timeout, returned error); err stops the poller.
 type Invoker func(ctx context.Context, payload []byte) (resp []byte, fnErr error, err error)
 
-// FailedBatch is what the on-failure destination receives.
+// FailedBatch is a batch the mapping gave up on: what its on-failure
+// destination receives. Record renders it as the record AWS sends, the
+// one ddbstream redrive reads.
 type FailedBatch struct {
 	ShardID                                string
 	StartSequenceNumber, EndSequenceNumber string
 	BatchSize                              int
-	Reason                                 string
+	// Reason is why the last invocation failed (the model's own note; the
+	// record carries only responseContext.functionError).
+	Reason string
+	// StreamARN and FunctionARN name the mapping's stream and function.
+	StreamARN, FunctionARN string
+	// FirstArrival and LastArrival are the first and last records'
+	// ApproximateCreationDateTime (zero when a record had none).
+	FirstArrival, LastArrival time.Time
+	// Invocations counts the invocations that carried these records
+	// before the mapping gave up (approximateInvokeCount).
+	Invocations int
+	// FunctionError says the last invocation ended in a function error,
+	// rather than reporting batch item failures.
+	FunctionError bool
+	// RequestID names the failure record; At is when the mapping gave up.
+	RequestID string
+	At        time.Time
+}
+
+// ConditionRetryAttemptsExhausted is the record's condition when the
+// mapping gives up after MaxRetryAttempts, the only limit the model has
+// (no MaximumRecordAgeInSeconds).
+const ConditionRetryAttemptsExhausted = "RetryAttemptsExhausted"
+
+// onFailureRecord is the JSON the event source mapping sends its
+// on-failure destination for a DynamoDB stream batch, field for field as
+// AWS documents it
+// (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html):
+// the batch's place in the stream, never its records.
+type onFailureRecord struct {
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionARN            string `json:"functionArn"`
+		Condition              string `json:"condition"`
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	ResponseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError,omitempty"`
+	} `json:"responseContext"`
+	Version            string `json:"version"`
+	Timestamp          string `json:"timestamp"`
+	DDBStreamBatchInfo struct {
+		ShardID                         string `json:"shardId"`
+		StartSequenceNumber             string `json:"startSequenceNumber"`
+		EndSequenceNumber               string `json:"endSequenceNumber"`
+		ApproximateArrivalOfFirstRecord string `json:"approximateArrivalOfFirstRecord"`
+		ApproximateArrivalOfLastRecord  string `json:"approximateArrivalOfLastRecord"`
+		BatchSize                       int    `json:"batchSize"`
+		StreamARN                       string `json:"streamArn"`
+	} `json:"DDBStreamBatchInfo"`
+}
+
+// Record renders the batch as the on-failure record AWS sends: an SQS
+// destination receives it as the message body. The timestamps are RFC
+// 3339 in UTC, the failure's with milliseconds, the arrivals' in whole
+// seconds as in AWS's example; redrive reads only the batch's place, not
+// them. A function error is "Unhandled", as Lambda reports an error a
+// function returned or a crash; a batch that only reported item failures
+// has none.
+func (b FailedBatch) Record() ([]byte, error) {
+	var r onFailureRecord
+	r.RequestContext.RequestID = b.RequestID
+	r.RequestContext.FunctionARN = b.FunctionARN
+	r.RequestContext.Condition = ConditionRetryAttemptsExhausted
+	r.RequestContext.ApproximateInvokeCount = b.Invocations
+	r.ResponseContext.StatusCode = http.StatusOK
+	r.ResponseContext.ExecutedVersion = "$LATEST"
+	if b.FunctionError {
+		r.ResponseContext.FunctionError = "Unhandled"
+	}
+	r.Version = "1.0"
+	r.Timestamp = b.At.UTC().Format("2006-01-02T15:04:05.000Z")
+	info := &r.DDBStreamBatchInfo
+	info.ShardID, info.StartSequenceNumber, info.EndSequenceNumber = b.ShardID, b.StartSequenceNumber, b.EndSequenceNumber
+	info.ApproximateArrivalOfFirstRecord = b.FirstArrival.UTC().Format("2006-01-02T15:04:05Z")
+	info.ApproximateArrivalOfLastRecord = b.LastArrival.UTC().Format("2006-01-02T15:04:05Z")
+	info.BatchSize, info.StreamARN = b.BatchSize, b.StreamARN
+	out, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("on-failure record: %w", err)
+	}
+	return out, nil
 }
 
 // Config is the mapping's configuration.
 type Config struct {
 	StreamARN string
+	// FunctionARN names the function in on-failure records.
+	FunctionARN string
 	// Endpoint is DynamoDB's URL, such as http://127.0.0.1:8000.
 	Endpoint       string
 	Region         string
@@ -48,7 +137,10 @@ type Config struct {
 	// on it: Stats and Changed report when a retry has happened.
 	RetryDelay time.Duration
 	Invoke     Invoker
-	OnFailure  func(FailedBatch)
+	// OnFailure is the on-failure destination: it receives each batch the
+	// mapping gives up on before the batch counts as processed, so that a
+	// waiter on Stats finds it there.
+	OnFailure func(FailedBatch)
 	// Mutate, if set, may change a record before it is sent (fault
 	// injection: a poison record).
 	Mutate func(record []byte) []byte
@@ -160,6 +252,9 @@ func (p *Poller) Run(ctx context.Context) error {
 type record struct {
 	raw []byte
 	seq string
+	// created is the record's ApproximateCreationDateTime, for the
+	// on-failure record's arrival times.
+	created time.Time
 }
 
 func (p *Poller) shard(ctx context.Context, shardID string) error {
@@ -209,7 +304,8 @@ func (p *Poller) shard(ctx context.Context, shardID string) error {
 }
 
 // getRecords calls GetRecords over HTTP, signed, and keeps each record's
-// JSON as DynamoDB sent it, as the Lambda service passes it on.
+// JSON as DynamoDB sent it, as the Lambda service passes it on, but for a
+// userIdentity, which the event names differently (lambdaShape).
 func (p *Poller) getRecords(ctx context.Context, iter string, limit int) ([]record, string, error) {
 	body, _ := json.Marshal(map[string]any{"ShardIterator": iter, "Limit": min(limit, 1000)})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Endpoint, bytes.NewReader(body))
@@ -251,15 +347,85 @@ func (p *Poller) getRecords(ctx context.Context, iter string, limit int) ([]reco
 	recs := make([]record, 0, len(out.Records))
 	for _, r := range out.Records {
 		var probe struct {
-			Dynamodb struct{ SequenceNumber string } `json:"dynamodb"`
+			Dynamodb struct {
+				SequenceNumber              string
+				ApproximateCreationDateTime json.Number
+			} `json:"dynamodb"`
 		}
 		if err := json.Unmarshal(r, &probe); err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("get records: %w", err)
+		}
+		r, err := lambdaShape(r)
+		if err != nil {
+			return nil, "", fmt.Errorf("get records: %w", err)
 		}
 		withARN := append([]byte(`{"eventSourceARN":`+strconvQuote(p.cfg.StreamARN)+`,`), r[1:]...)
-		recs = append(recs, record{raw: withARN, seq: probe.Dynamodb.SequenceNumber})
+		recs = append(recs, record{raw: withARN, seq: probe.Dynamodb.SequenceNumber, created: epochSeconds(probe.Dynamodb.ApproximateCreationDateTime)})
 	}
 	return recs, out.NextShardIterator, nil
+}
+
+// epochSeconds reads a stream record's ApproximateCreationDateTime, epoch
+// seconds; zero when absent or not a number.
+func epochSeconds(n json.Number) time.Time {
+	f, err := n.Float64()
+	if err != nil || n == "" {
+		return time.Time{}
+	}
+	sec := math.Floor(f)
+	return time.Unix(int64(sec), int64(math.Round((f-sec)*1e3))*int64(time.Millisecond)).UTC()
+}
+
+// lambdaShape renames a GetRecords record's userIdentity members to the
+// names Lambda's event gives them. GetRecords answers with the API's
+// Identity shape, {"PrincipalId": ..., "Type": ...}; the event the Lambda
+// service builds has {"type": ..., "principalId": ...} (aws-lambda-go's
+// events.DynamoDBUserIdentity, the example in AWS's "Using AWS Lambda with
+// Amazon DynamoDB"), which is what the streamer reads to tell a TTL
+// delete. Every other byte is kept as DynamoDB sent it: the function
+// reads the record's exact text. Only TTL deletes carry a userIdentity.
+func lambdaShape(raw []byte) ([]byte, error) {
+	if !bytes.Contains(raw, []byte(`"userIdentity"`)) {
+		return raw, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("a record is not a JSON object: %s", raw)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		start := dec.InputOffset() // after the key: the colon and the value follow
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		if tok != "userIdentity" {
+			continue
+		}
+		end := dec.InputOffset()
+		var id struct {
+			Type        *string `json:"Type"`
+			PrincipalID *string `json:"PrincipalId"`
+		}
+		if err := json.Unmarshal(v, &id); err != nil {
+			return nil, fmt.Errorf("record's userIdentity: %w", err)
+		}
+		var ev bytes.Buffer
+		enc := json.NewEncoder(&ev)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(struct {
+			Type        *string `json:"type,omitempty"`
+			PrincipalID *string `json:"principalId,omitempty"`
+		}{id.Type, id.PrincipalID}); err != nil {
+			return nil, fmt.Errorf("record's userIdentity: %w", err)
+		}
+		out := append(append(append([]byte(nil), raw[:start]...), ':'), bytes.TrimSpace(ev.Bytes())...)
+		return append(out, raw[end:]...), nil
+	}
+	return raw, nil
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -286,11 +452,14 @@ func (p *Poller) process(ctx context.Context, shardID string, batch []record) er
 	type work struct {
 		recs     []record
 		attempts int
+		// invocations counts those that carried these records.
+		invocations int
 	}
 	queue := []work{{recs: batch}}
 	for len(queue) > 0 {
 		w := &queue[0]
 		p.count(func(s *Stats) { s.Invocations++ })
+		w.invocations++
 		resp, fnErr, err := p.cfg.Invoke(ctx, p.event(w.recs))
 		if err != nil {
 			return err
@@ -299,7 +468,7 @@ func (p *Poller) process(ctx context.Context, shardID string, batch []record) er
 			w.attempts++
 			p.count(func(s *Stats) { s.Retries++ })
 			if w.attempts > p.cfg.MaxRetryAttempts {
-				p.discard(shardID, recs, reason)
+				p.discard(FailedBatch{ShardID: shardID, Reason: strings.TrimSpace(reason), Invocations: w.invocations, FunctionError: fnErr != nil}, recs)
 				queue = queue[1:]
 				return
 			}
@@ -310,7 +479,8 @@ func (p *Poller) process(ctx context.Context, shardID string, batch []record) er
 			p.count(func(s *Stats) { s.FunctionErrors++ })
 			if p.cfg.BisectOnError && len(w.recs) > 1 {
 				half := len(w.recs) / 2
-				a, b := work{recs: w.recs[:half], attempts: w.attempts}, work{recs: w.recs[half:], attempts: w.attempts}
+				a := work{recs: w.recs[:half], attempts: w.attempts, invocations: w.invocations}
+				b := work{recs: w.recs[half:], attempts: w.attempts, invocations: w.invocations}
 				queue = append([]work{a, b}, queue[1:]...)
 				continue
 			}
@@ -347,10 +517,25 @@ func (p *Poller) process(ctx context.Context, shardID string, batch []record) er
 	return nil
 }
 
-func (p *Poller) discard(shardID string, recs []record, reason string) {
-	p.count(func(s *Stats) { s.Discarded += len(recs); s.Processed += len(recs) })
+// discard gives up on recs: the on-failure destination gets the batch
+// first, and only then does it count as processed, as the mapping sends
+// the record before it moves on.
+func (p *Poller) discard(b FailedBatch, recs []record) {
+	b.StartSequenceNumber, b.EndSequenceNumber, b.BatchSize = recs[0].seq, recs[len(recs)-1].seq, len(recs)
+	b.StreamARN, b.FunctionARN = p.cfg.StreamARN, p.cfg.FunctionARN
+	b.FirstArrival, b.LastArrival = recs[0].created, recs[len(recs)-1].created
+	b.RequestID, b.At = requestID(), time.Now()
 	if p.cfg.OnFailure != nil {
-		p.cfg.OnFailure(FailedBatch{ShardID: shardID, StartSequenceNumber: recs[0].seq, EndSequenceNumber: recs[len(recs)-1].seq,
-			BatchSize: len(recs), Reason: strings.TrimSpace(reason)})
+		p.cfg.OnFailure(b)
 	}
+	p.count(func(s *Stats) { s.Discarded += len(recs); s.Processed += len(recs) })
+}
+
+// requestID is a random UUID, as Lambda names an invocation.
+func requestID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails (Go 1.24+)
+	u[6], u[8] = u[6]&0x0f|0x40, u[8]&0x3f|0x80
+	h := hex.EncodeToString(u[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

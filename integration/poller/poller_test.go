@@ -92,9 +92,25 @@ func TestFunctionErrorsRetryTheSameBatchThenGoToTheDestination(t *testing.T) {
 			t.Errorf("call %d: got %v, expect the same batch %v", i+1, c, expect)
 		}
 	}
-	expect := []FailedBatch{{ShardID: "shard-1", StartSequenceNumber: "001", EndSequenceNumber: "004", BatchSize: 4, Reason: "function error: Runtime.ExitError"}}
-	if !reflect.DeepEqual(failed, expect) {
-		t.Errorf("on-failure: got %+v, expect %+v", failed, expect)
+	if len(failed) != 1 {
+		t.Fatalf("on-failure: got %d batches (%+v), expect 1", len(failed), failed)
+	}
+	f := failed[0]
+	for _, c := range []struct {
+		field       string
+		got, expect any
+	}{
+		{"ShardID", f.ShardID, "shard-1"},
+		{"StartSequenceNumber", f.StartSequenceNumber, "001"},
+		{"EndSequenceNumber", f.EndSequenceNumber, "004"},
+		{"BatchSize", f.BatchSize, 4},
+		{"Reason", f.Reason, "function error: Runtime.ExitError"},
+		{"Invocations", f.Invocations, 3},
+		{"FunctionError", f.FunctionError, true},
+	} {
+		if c.got != c.expect {
+			t.Errorf("on-failure %s: got %v, expect %v", c.field, c.got, c.expect)
+		}
 	}
 	st := p.Stats()
 	if st.Discarded != 4 {

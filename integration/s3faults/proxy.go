@@ -25,6 +25,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	slowNext int
 	slowed   int
+	slowKeys []string
 	hold     int
 	onHold   func()
 	after    int
@@ -57,6 +58,15 @@ func (p *Proxy) SlowDownNext(n int) {
 
 // SlowedDown counts writes answered with SlowDown.
 func (p *Proxy) SlowedDown() int { p.mu.Lock(); defer p.mu.Unlock(); return p.slowed }
+
+// SlowedDownKeys returns the keys of the writes answered with SlowDown,
+// in order, so that a test knows which object a writer meant to store
+// (where a redriven batch must land).
+func (p *Proxy) SlowedDownKeys() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.slowKeys...)
+}
 
 // HoldPuts keeps the next n writes from reaching the server and calls
 // onHold while each is in flight: a crash there (onHold killing the
@@ -124,6 +134,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if slow {
 		p.slowNext--
 		p.slowed++
+		if key, ok := objectKey(r); ok {
+			p.slowKeys = append(p.slowKeys, key)
+		}
 	}
 	p.mu.Unlock()
 	if slow {

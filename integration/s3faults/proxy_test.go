@@ -106,6 +106,9 @@ func TestSlowDownNextFailsExactlyThatManyWrites(t *testing.T) {
 			t.Errorf("write %d: got error code %q, expect %q", i+1, got, expect)
 		}
 	}
+	if got, expect := p.SlowedDownKeys(), []string{"k", "k"}; !reflect.DeepEqual(got, expect) {
+		t.Errorf("SlowedDownKeys: got %q, expect %q", got, expect)
+	}
 	if got := p.SlowedDown(); got != 2 {
 		t.Errorf("SlowedDown: got %d, expect 2", got)
 	}
