@@ -287,7 +287,13 @@ func TestExportIsReviewable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const golden = "testdata/policies.json"
+	checkGolden(t, "testdata/policies.json", got)
+}
+
+// checkGolden compares got with a reviewable golden file; -update
+// rewrites it.
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
 			t.Fatal(err)
@@ -298,7 +304,7 @@ func TestExportIsReviewable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(append(got, '\n'), want) {
-		t.Errorf("policies changed; review and run go test ./iam -update:\n%s", got)
+		t.Errorf("%s changed; review and run go test ./iam -update:\n%s", golden, got)
 	}
 }
 
@@ -403,17 +409,5 @@ func TestOperatorPoliciesAreReviewable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const golden = "testdata/operator-policies.json"
-	if *update {
-		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(append(got, '\n'), want) {
-		t.Errorf("operator policies changed; review and run go test ./iam -update:\n%s", got)
-	}
+	checkGolden(t, "testdata/operator-policies.json", got)
 }
