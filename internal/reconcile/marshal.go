@@ -40,6 +40,19 @@ func appendItem(dst []byte, item map[string]types.AttributeValue) ([]byte, error
 	return append(dst, '}'), nil
 }
 
+// appendStringSet writes a string or number set's members, each as a JSON
+// string: numbers keep DynamoDB's exact text.
+func appendStringSet(dst []byte, values []string) []byte {
+	dst = append(dst, '[')
+	for i, s := range values {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, s)
+	}
+	return append(dst, ']')
+}
+
 // maxNesting is DynamoDB's limit on nested attribute values.
 const maxNesting = 32
 
@@ -68,23 +81,9 @@ func appendValue(dst []byte, v types.AttributeValue, depth int) ([]byte, error) 
 	case *types.AttributeValueMemberNULL:
 		dst = append(dst, `{"NULL":true`...)
 	case *types.AttributeValueMemberSS:
-		dst = append(dst, `{"SS":[`...)
-		for i, s := range v.Value {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, s)
-		}
-		dst = append(dst, ']')
+		dst = appendStringSet(append(dst, `{"SS":`...), v.Value)
 	case *types.AttributeValueMemberNS:
-		dst = append(dst, `{"NS":[`...)
-		for i, s := range v.Value {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, s)
-		}
-		dst = append(dst, ']')
+		dst = appendStringSet(append(dst, `{"NS":`...), v.Value)
 	case *types.AttributeValueMemberBS:
 		dst = append(dst, `{"BS":[`...)
 		for i, b := range v.Value {
