@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -153,6 +154,12 @@ const SecretName = "local/databricks"
 // StreamerFailureQueue, which ddbstream redrive reads.
 const StreamerFailureQueue = "streamer-failures"
 
+// ConverterFailureQueue is the export converter's on-failure queue on the
+// local SQS endpoint: the Invoke endpoint's on-failure destination for
+// the converter, as the stack's converter on-failure queue (output
+// ExportConverterFailureQueueUrl), which ddbstream redrive reads.
+const ConverterFailureQueue = "export-converter-failures"
+
 // StreamerFunctionARN names the streamer in the mapping's on-failure
 // records.
 const StreamerFunctionARN = "arn:aws:lambda:us-east-1:" + sqsapi.Account + ":function:streamer"
@@ -192,7 +199,14 @@ type Pipeline struct {
 	// and SQSClient, the SDK's, reads it as ddbstream redrive does.
 	SQS                     *sqsapi.Endpoint
 	StreamerFailureQueueURL string
-	SQSClient               *sqs.Client
+	// ConverterFailureQueueURL is the converter's on-failure queue
+	// (ConverterFailureQueue) on SQS: Lambda sends it AWS's invocation
+	// record of each conversion it gives up on (also in Lambda.Failed).
+	ConverterFailureQueueURL string
+	SQSClient                *sqs.Client
+	// LambdaClient is the SDK's Lambda client on the Invoke endpoint, as
+	// ddbstream redrive invokes the export functions.
+	LambdaClient *lambda.Client
 	// Streams is the DynamoDB Streams API of DynamoDB Local, which serves
 	// it on its own endpoint.
 	Streams *dynamodbstreams.Client
@@ -329,11 +343,14 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.awsCfg = awsCfg
 	p.Streams = dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String("http://" + p.DDB.Addr) })
 
-	// The streamer's on-failure queue, on an SQS endpoint the SDK speaks to.
+	// The streamer's and the converter's on-failure queues, on an SQS
+	// endpoint the SDK speaks to.
 	p.SQS = sqsapi.New()
 	p.SQS.CreateQueue(StreamerFailureQueue)
+	p.SQS.CreateQueue(ConverterFailureQueue)
 	sqsSrv := p.serve(p.SQS, false)
 	p.StreamerFailureQueueURL = sqsapi.URL(sqsSrv.URL, StreamerFailureQueue)
+	p.ConverterFailureQueueURL = sqsapi.URL(sqsSrv.URL, ConverterFailureQueue)
 	p.SQSClient = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(sqsSrv.URL) })
 
 	p.PlannerRoute = &eventbus.Route{Name: "export planner", Rule: eventrule.ExportManifest(opts.Bucket, p.ExportPrefix),
@@ -399,16 +416,23 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	smSrv := p.serve(p.Secrets, false)
 
 	// The converter is served to the planner by the local Invoke
-	// endpoint, which queues its asynchronous invocations as Lambda does.
+	// endpoint, which queues its asynchronous invocations as Lambda does
+	// and, as the deployed function's destination, sends AWS's record of
+	// each event given up on to the converter's on-failure queue.
 	if p.Lambda, err = lambdaapi.New(map[string]lambdaapi.Function{ConverterFunction: {
 		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
 			return invoke(ctx, p.Converter, payload)
 		},
 		Retries: converterRetries, RetryDelay: asyncRetryDelay,
+		OnFailure: func(record []byte) error {
+			_, err := p.SQS.Send(ConverterFailureQueue, string(record))
+			return err
+		},
 	}}); err != nil {
 		return nil, err
 	}
 	lambdaSrv := p.serve(p.Lambda, false)
+	p.LambdaClient = lambda.NewFromConfig(awsCfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(lambdaSrv.URL) })
 
 	common := map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": S3AccessKey, "AWS_SECRET_ACCESS_KEY": S3SecretKey,

@@ -40,6 +40,18 @@ func (p *Pipeline) Redrive(ctx context.Context, stream redrive.Stream) (redrive.
 	}, redrive.Clients{Queue: p.SQSClient, Stream: stream, S3: streamer.NewS3Client(awsCfg, cfg)})
 }
 
+// RedriveExports runs ddbstream redrive's logic as the command runs it
+// with --source export, against the local pipeline: it reads the
+// converter's on-failure queue through the SQS endpoint with the SDK and
+// invokes the converter again, synchronously, through the Invoke endpoint
+// with the SDK's Lambda client, with each job Lambda gave up on.
+func (p *Pipeline) RedriveExports(ctx context.Context) (redrive.Report, error) {
+	return redrive.Run(ctx, redrive.Config{
+		Sources: []redrive.Source{redrive.Export}, ConverterQueueURL: p.ConverterFailureQueueURL, ConverterFunction: ConverterFunction,
+		Wait: -1, // as in Redrive: the messages are there before the run
+	}, redrive.Clients{Queue: p.SQSClient, Lambda: p.LambdaClient})
+}
+
 // RedriveSummary renders a redrive's report, a line per queue and per
 // message, for a test's log.
 func RedriveSummary(r redrive.Report) string {
@@ -48,7 +60,10 @@ func RedriveSummary(r redrive.Report) string {
 		fmt.Fprintf(&b, "redrive %s queue:  %d received, %d deleted: %d redriven, %d unreadable, %d failed, %d not understood, %d not deleted; %d released\n",
 			q.Source, q.Received, q.Deleted, q.Redriven, q.Unreadable, q.Failed, q.NotUnderstood, q.NotDeleted, q.Released)
 		for _, m := range q.Messages {
-			fmt.Fprintf(&b, "  %s (sent %s): %s; %s; %d records; keys %v, already in S3 %v", m.MessageID, m.SentAt.Format(time.RFC3339), m.Outcome, m.Range, m.Records, m.Keys, m.Existing)
+			fmt.Fprintf(&b, "  %s (sent %s): %s; %s%s; %d records; keys %v, already in S3 %v", m.MessageID, m.SentAt.Format(time.RFC3339), m.Outcome, m.Range, m.Subject, m.Records, m.Keys, m.Existing)
+			if m.Detail != "" {
+				fmt.Fprintf(&b, "; %s", m.Detail)
+			}
 			if m.Error != "" {
 				fmt.Fprintf(&b, "; %s", m.Error)
 			}

@@ -39,6 +39,7 @@ type opsS3 interface {
 // opsLambda is every Lambda call of the operations commands.
 type opsLambda interface {
 	deployed.FunctionConfigGetter
+	redrive.FunctionInvoker
 	doctor.MappingLister
 	doctor.FunctionPolicyGetter
 }

@@ -25,11 +25,14 @@ import (
 )
 
 const (
-	streamerQ  = "https://sqs.eu-west-1.amazonaws.com/123456789012/streamer-failures"
-	forwarderQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/forwarder-failures"
-	triggerQ   = "https://sqs.eu-west-1.amazonaws.com/123456789012/trigger-dlq"
-	shard      = "shardId-00000001795453445000-a1b2c3d4"
-	opsToken   = "dapi-cli-test"
+	streamerQ      = "https://sqs.eu-west-1.amazonaws.com/123456789012/streamer-failures"
+	forwarderQ     = "https://sqs.eu-west-1.amazonaws.com/123456789012/forwarder-failures"
+	triggerQ       = "https://sqs.eu-west-1.amazonaws.com/123456789012/trigger-dlq"
+	converterQ     = "https://sqs.eu-west-1.amazonaws.com/123456789012/export-converter-failures"
+	plannerQ       = "https://sqs.eu-west-1.amazonaws.com/123456789012/export-planner-failures"
+	exportTriggerQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/export-trigger-dlq"
+	shard          = "shardId-00000001795453445000-a1b2c3d4"
+	opsToken       = "dapi-cli-test"
 )
 
 // opsWorld is the account behind the operations commands.
@@ -57,6 +60,15 @@ type functions struct{ opsfake.Functions }
 
 func (functions) ListEventSourceMappings(context.Context, *lambda.ListEventSourceMappingsInput, ...func(*lambda.Options)) (*lambda.ListEventSourceMappingsOutput, error) {
 	return &lambda.ListEventSourceMappingsOutput{}, nil
+}
+
+// Invoke answers for the export converter as it answers a job it
+// converted; other functions are not found.
+func (functions) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	if aws.ToString(in.FunctionName) != "S-ExportConverter" || in.InvocationType != lambdatypes.InvocationTypeRequestResponse {
+		return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("Function not found: " + aws.ToString(in.FunctionName))}
+	}
+	return &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(`{"key":"cdc/table=Orders/dt=2026-11-23/hour=15/snapshot-01795449600123.5f1c2e3a-abcdefghijklmnopqrstuvwxyz.jsonl.gz","outcome":"written","items":3,"rows":3}`)}, nil
 }
 
 func (functions) GetPolicy(context.Context, *lambda.GetPolicyInput, ...func(*lambda.Options)) (*lambda.GetPolicyOutput, error) {
@@ -95,11 +107,13 @@ func newOpsWorld(t *testing.T) *opsWorld {
 	w.srv = httptest.NewTLSServer(w.ws)
 	t.Cleanup(w.srv.Close)
 	w.secret = opsfake.NewSecret(`{"host":"` + w.srv.URL + `","token":"` + opsToken + `"}`)
-	for _, q := range []string{streamerQ, forwarderQ, triggerQ} {
+	for _, q := range []string{streamerQ, forwarderQ, triggerQ, converterQ, plannerQ, exportTriggerQ} {
 		w.queues[q] = opsfake.NewQueue(q)
 	}
 	for k, v := range map[string]string{"StreamerFailureQueueUrl": streamerQ, "ForwarderFailureQueueUrl": forwarderQ,
-		"ForwarderTriggerDeadLetterQueueUrl": triggerQ, "StreamerFunctionName": "S-Streamer", "ForwarderFunctionName": "S-Forwarder"} {
+		"ForwarderTriggerDeadLetterQueueUrl": triggerQ, "StreamerFunctionName": "S-Streamer", "ForwarderFunctionName": "S-Forwarder",
+		"ExportConverterFailureQueueUrl": converterQ, "ExportPlannerFailureQueueUrl": plannerQ, "ExportTriggerDeadLetterQueueUrl": exportTriggerQ,
+		"ExportConverterFunctionName": "S-ExportConverter", "ExportPlannerFunctionName": "S-ExportPlanner"} {
 		w.f.outputs[k] = v
 	}
 	w.lambda = functions{opsfake.Functions{
@@ -202,6 +216,20 @@ func TestOpsCommands(t *testing.T) {
 			func(t *testing.T, w *opsWorld) {
 				if len(w.ws.Runs()) != 1 {
 					t.Errorf("runs %d, expect 1", len(w.ws.Runs()))
+				}
+			}},
+		{"redrive an export job", func(w *opsWorld) {
+			w.queues[converterQ].Send(`{"version":"1.0","requestContext":{"condition":"RetriesExhausted","functionArn":"arn:aws:lambda:eu-west-1:123456789012:function:S-ExportConverter:$LATEST"},` +
+				`"requestPayload":{"exportArn":"arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/export/01795449600123-5f1c2e3a","exportTime":"2026-11-23T16:00:00Z",` +
+				`"table":"Orders","partitionKey":"pk","bucket":"lake","dataFileKey":"cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/data/abcdefghijklmnopqrstuvwxyz.json.gz",` +
+				`"itemCount":3,"md5Checksum":"1B2M2Y8AsgTpgAmY7PhCfg=="},"responseContext":{"statusCode":200,"functionError":"Unhandled"},` +
+				`"responsePayload":{"errorMessage":"get data file: AccessDenied"}}`)
+		}, []string{"redrive", "--stack", "S"}, exitOK,
+			[]string{"export queue:", converterQ + ": 1 messages: 1 redriven", "s3://lake/cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/data/abcdefghijklmnopqrstuvwxyz.json.gz",
+				"gave up: RetriesExhausted", "-> cdc/table=Orders/dt=2026-11-23/hour=15/snapshot-", "written: 3 rows"}, nil,
+			func(t *testing.T, w *opsWorld) {
+				if n := len(w.queues[converterQ].Bodies()); n != 0 {
+					t.Errorf("converter queue holds %d messages, expect none", n)
 				}
 			}},
 		{"redrive bad source", nil, []string{"redrive", "--stack", "S", "--source", "exporter"}, exitUsage, nil, []string{`--source "exporter"`}, nil},

@@ -36,6 +36,18 @@ Lambda. redrive gives each event to the forwarder's own code, with its
 settings and idempotency: the same volume path overwritten, one job run
 per object however often it is redriven.
 
+Export failures (ddbstream backfill): the export converter's on-failure
+queue holds the jobs (one per data file) it gave up on, the planner's the
+export summaries it gave up on, and the planner trigger's dead-letter
+queue the summary events EventBridge could not hand to it. redrive
+invokes the deployed function again, synchronously, with the original
+job or event, so the conversion runs in AWS with the function's own role
+and memory. Snapshot object names depend only on the export and the data
+file, and their writes are conditional: a file converted meanwhile
+answers "already written", and nothing is duplicated. A message is
+deleted once the function answers without an error; conversions a
+redriven planner starts go on in AWS (ddbstream backfill follows them).
+
 The functions' settings are read from the deployed functions (their
 environment), so everything is written and delivered as they would.
 Messages that are kept are made visible again at the end, so the queues'
@@ -44,13 +56,16 @@ the stream and shows the keys and objects, and changes nothing.
 
 With --stack it reads the outputs StreamerFailureQueueUrl,
 StreamerFunctionName, ForwarderFailureQueueUrl,
-ForwarderTriggerDeadLetterQueueUrl and ForwarderFunctionName; the flags
-below override them.
+ForwarderTriggerDeadLetterQueueUrl, ForwarderFunctionName,
+ExportConverterFailureQueueUrl, ExportPlannerFailureQueueUrl,
+ExportTriggerDeadLetterQueueUrl, ExportConverterFunctionName and
+ExportPlannerFunctionName; the flags below override them.
 
 AWS calls: cloudformation:DescribeStacks (with --stack);
 sqs:GetQueueAttributes, ReceiveMessage, DeleteMessage,
 ChangeMessageVisibility on the queues; lambda:GetFunctionConfiguration of
-the two functions; dynamodb:GetShardIterator, GetRecords on the stream;
+the streamer and forwarder; lambda:InvokeFunction of the export planner
+and converter; dynamodb:GetShardIterator, GetRecords on the stream;
 s3:PutObject under the prefix (the streamer's writes), s3:GetObject and
 s3:ListBucket on the data keys (the forwarder's reads);
 secretsmanager:GetSecretValue on the Databricks secret; with a KMS key,
@@ -63,6 +78,7 @@ Examples:
   ddbstream redrive --stack DdbStreamPipeline --dry-run
   ddbstream redrive --stack DdbStreamPipeline
   ddbstream redrive --stack DdbStreamPipeline --source streamer --max-messages 50
+  ddbstream redrive --stack DdbStreamPipeline --source export --dry-run
   ddbstream redrive --source forwarder --forwarder-queue https://sqs.eu-west-1.amazonaws.com/123456789012/q \
       --forwarder-function DdbStreamPipeline-Forwarder
 
@@ -76,7 +92,7 @@ func runRedrive(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
 	var c stackFlags
 	c.register(fs, time.Hour)
-	source := fs.String("source", "all", "which failures: streamer, forwarder or all")
+	source := fs.String("source", "all", "which failures: streamer, forwarder, export or all")
 	dryRun := fs.Bool("dry-run", false, "read and show what would be redriven; write, deliver and delete nothing")
 	maxMessages := fs.Int("max-messages", 1000, "messages handled per queue at most")
 	visibility := fs.Duration("visibility", 15*time.Minute, "how long a received message stays hidden while it is handled")
@@ -84,6 +100,10 @@ func runRedrive(ctx context.Context, e env, args []string) int {
 	forwarderQueues := fs.String("forwarder-queue", "", "the forwarder's failure queue URLs, comma-separated (default: the stack's ForwarderFailureQueueUrl and ForwarderTriggerDeadLetterQueueUrl)")
 	streamerFn := fs.String("streamer-function", "", "the deployed streamer, whose settings are used (default: the stack's StreamerFunctionName)")
 	forwarderFn := fs.String("forwarder-function", "", "the deployed forwarder, whose settings are used (default: the stack's ForwarderFunctionName)")
+	converterQueue := fs.String("converter-queue", "", "the export converter's on-failure queue URL (default: the stack's ExportConverterFailureQueueUrl)")
+	plannerQueues := fs.String("planner-queue", "", "the export planner's failure queue URLs, comma-separated (default: the stack's ExportPlannerFailureQueueUrl and ExportTriggerDeadLetterQueueUrl)")
+	converterFn := fs.String("converter-function", "", "the deployed export converter, invoked with each job (default: the stack's ExportConverterFunctionName)")
+	plannerFn := fs.String("planner-function", "", "the deployed export planner, invoked with each event (default: the stack's ExportPlannerFunctionName)")
 	show := fs.Int("show", 20, "messages listed in the summary per queue (0: none)")
 	if done, code := parse(fs, args, redriveHelp, e); done {
 		return code
@@ -91,14 +111,14 @@ func runRedrive(ctx context.Context, e env, args []string) int {
 	var sources []redrive.Source
 	switch *source {
 	case "all":
-		sources = []redrive.Source{redrive.Streamer, redrive.Forwarder}
-	case "streamer", "forwarder":
+		sources = []redrive.Source{redrive.Streamer, redrive.Forwarder, redrive.Export}
+	case "streamer", "forwarder", "export":
 		sources = []redrive.Source{redrive.Source(*source)}
 	default:
-		return fail(e, "redrive", &usageError{msg: fmt.Sprintf("--source %q: choose streamer, forwarder or all", *source)})
+		return fail(e, "redrive", &usageError{msg: fmt.Sprintf("--source %q: choose streamer, forwarder, export or all", *source)})
 	}
-	if c.stack == "" && *streamerQueue == "" && *forwarderQueues == "" {
-		return fail(e, "redrive", &usageError{msg: "give --stack, or the queues (--streamer-queue, --forwarder-queue) and functions"})
+	if c.stack == "" && *streamerQueue == "" && *forwarderQueues == "" && *converterQueue == "" && *plannerQueues == "" {
+		return fail(e, "redrive", &usageError{msg: "give --stack, or the queues (--streamer-queue, --forwarder-queue, --converter-queue, --planner-queue) and functions"})
 	}
 	cl, err := e.connect(ctx, c.region, c.profile)
 	if err != nil {
@@ -115,6 +135,11 @@ func runRedrive(ctx context.Context, e env, args []string) int {
 		ForwarderQueueURLs: listFlag(first(*forwarderQueues,
 			strings.Join([]string{out["ForwarderFailureQueueUrl"], out["ForwarderTriggerDeadLetterQueueUrl"]}, ","))),
 		ForwarderFunction: first(*forwarderFn, out["ForwarderFunctionName"]),
+		ConverterQueueURL: first(*converterQueue, out["ExportConverterFailureQueueUrl"]),
+		PlannerQueueURLs: listFlag(first(*plannerQueues,
+			strings.Join([]string{out["ExportPlannerFailureQueueUrl"], out["ExportTriggerDeadLetterQueueUrl"]}, ","))),
+		ConverterFunction: first(*converterFn, out["ExportConverterFunctionName"]),
+		PlannerFunction:   first(*plannerFn, out["ExportPlannerFunctionName"]),
 		DryRun:            *dryRun, MaxMessages: *maxMessages, Visibility: *visibility,
 		DatabricksOptions: e.databricks,
 	}
@@ -134,7 +159,7 @@ func runRedrive(ctx context.Context, e env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "ddbstream redrive: %s failures%s\n", *source, mode)
 	rep, err := redrive.Run(ctx, cfg, redrive.Clients{Queue: cl.ops.sqs, Stream: cl.ops.streams, S3: cl.ops.s3,
-		Secrets: cl.ops.secrets, Functions: cl.ops.lambda})
+		Secrets: cl.ops.secrets, Functions: cl.ops.lambda, Lambda: cl.ops.lambda})
 	meter.Done()
 	redriveSummary(rep, err, *show).WriteTo(e.stdout)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -219,8 +244,10 @@ func redriveSummary(rep redrive.Report, err error, show int) *progress.Summary {
 // messageLine is one message of the summary.
 func messageLine(m redrive.MessageReport) string {
 	parts := []string{m.Outcome}
-	if m.Range != "" {
-		parts = append(parts, m.Range)
+	for _, p := range []string{m.Range, m.Subject} {
+		if p != "" {
+			parts = append(parts, p)
+		}
 	}
 	if m.Condition != "" {
 		parts = append(parts, "gave up: "+m.Condition)
@@ -241,6 +268,9 @@ func messageLine(m redrive.MessageReport) string {
 			v += " (" + o.Reason + ")"
 		}
 		parts = append(parts, v)
+	}
+	if m.Detail != "" {
+		parts = append(parts, m.Detail)
 	}
 	if m.Error != "" {
 		parts = append(parts, m.Error)

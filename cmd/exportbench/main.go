@@ -19,6 +19,11 @@
 // covers the whole process from after the data file is written. The
 // written object is then read back: every item exactly once, in order.
 // The -min-* and -max-* flags turn targets into a failing exit status.
+// With -floor, a line before it gives what gunzip and gzip alone take on
+// the same text, and so the fastest rate any conversion could reach with
+// this compression library:
+//
+//	exportbench floor: gunzip_seconds=X gzip_seconds=Y codec_floor_mb_per_s=Z conversion_share=P%
 package main
 
 import (
@@ -213,6 +218,7 @@ func run(args []string, stdout io.Writer) error {
 	minRate := fs.Float64("min-mb-per-s", 0, "fail below this rate of export text (0: no check)")
 	maxRSS := fs.Float64("max-rss-mb", 0, "fail if peak RSS exceeds this many MiB (0: no check)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the conversion to `file`")
+	withFloor := fs.Bool("floor", false, "also time gunzip and gzip alone on the same text, and print the rate they allow (the codec floor)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -281,6 +287,16 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	rate := float64(res.TextBytes) / 1e6 / elapsed.Seconds()
+	if *withFloor {
+		runtime.GOMAXPROCS(*procs)
+		fl, err := measureFloor(src.path, store.objects[res.Key], cfg.GzipLevel)
+		runtime.GOMAXPROCS(runtime.NumCPU())
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		fmt.Fprintf(stdout, "exportbench floor: gunzip_seconds=%.2f gzip_seconds=%.2f codec_floor_mb_per_s=%.1f conversion_share=%.0f%%\n",
+			fl.gunzip.Seconds(), fl.gzip.Seconds(), fl.rate(res.TextBytes), 100*(1-(fl.gunzip+fl.gzip).Seconds()/elapsed.Seconds()))
+	}
 	fmt.Fprintf(stdout, "exportbench: text_bytes=%d items=%d in_bytes=%d out_bytes=%d parts=%d procs=%d seconds=%.2f cpu_seconds=%.2f mb_per_s=%.1f peak_rss_mib=%.1f\n",
 		res.TextBytes, res.Items, res.BytesIn, res.BytesOut, store.parts.Load(), *procs, elapsed.Seconds(), cpu.Seconds(), rate, float64(rss)/(1<<20))
 	var missed []string

@@ -56,3 +56,28 @@ func TestDataFileFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var floorLine = regexp.MustCompile(`(?m)^exportbench floor: gunzip_seconds=[\d.]+ gzip_seconds=[\d.]+ codec_floor_mb_per_s=([\d.]+) conversion_share=-?\d+%$`)
+
+// TestFloor: -floor prints the codecs' own rate on the same text, before
+// the summary line, which stays last.
+func TestFloor(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"-size", "4000000", "-floor", "-workdir", t.TempDir()}, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output %q: expect the floor line and the summary", out.String())
+	}
+	m := floorLine.FindStringSubmatch(lines[0])
+	if m == nil {
+		t.Fatalf("first line %q does not match %s", lines[0], floorLine)
+	}
+	if rate, _ := strconv.ParseFloat(m[1], 64); rate <= 0 {
+		t.Errorf("codec floor %v MB/s: expect a positive rate", rate)
+	}
+	if !lastLine.MatchString(lines[1]) {
+		t.Errorf("last line %q does not match %s", lines[1], lastLine)
+	}
+}

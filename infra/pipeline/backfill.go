@@ -32,6 +32,7 @@ func newBackfill(scope constructs.Construct, p *Props, res *iam.Resources, keyAR
 	b.plannerQueue, b.converterQueue = failureQueue(c, "PlannerFailureQueue"), failureQueue(c, "ConverterFailureQueue")
 	b.triggerQueue = failureQueue(c, "TriggerDeadLetterQueue")
 	res.PlannerQueueARN, res.ConverterQueueARN = *b.plannerQueue.QueueArn(), *b.converterQueue.QueueArn()
+	res.ExportTriggerQueueARN = *b.triggerQueue.QueueArn()
 	plannerLogs, converterLogs := logGroup(c, "PlannerLogs", p), logGroup(c, "ConverterLogs", p)
 	res.PlannerLogGroup, res.ConverterLogGroup = *plannerLogs.LogGroupName(), *converterLogs.LogGroupName()
 

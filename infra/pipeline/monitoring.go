@@ -178,6 +178,7 @@ func outputs(scope constructs.Construct, p *Props, v outputValues) {
 	out("ExportConverterFunctionName", "Export converter function", v.backfill.converter.FunctionName())
 	out("ExportConverterFailureQueueUrl", "Export data files the converter gave up on", v.backfill.converterQueue.QueueUrl())
 	out("ExportPlannerFailureQueueUrl", "Export manifests the planner gave up on", v.backfill.plannerQueue.QueueUrl())
+	out("ExportTriggerDeadLetterQueueUrl", "Export summary events EventBridge could not deliver to the planner", v.backfill.triggerQueue.QueueUrl())
 	out("DashboardName", "CloudWatch dashboard of the pipeline",
 		scope.Node().FindChild(jsii.String("Monitoring")).Node().FindChild(jsii.String("Dashboard")).(awscloudwatch.Dashboard).DashboardName())
 	deploy := bundleDeploy(p, v.table, v.bucket)

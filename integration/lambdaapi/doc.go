@@ -14,7 +14,11 @@
 //     Function.Retries times, Function.RetryDelay apart, behind the events
 //     queued meanwhile, as Lambda puts a failed event back in its queue;
 //     an event whose attempts are all spent goes to the on-failure list
-//     (Failed), as to the function's on-failure destination;
+//     (Failed) and, when Function.OnFailure is set, to that on-failure
+//     destination as the invocation record Lambda sends one (condition
+//     RetriesExhausted, the event as requestPayload, the last error as
+//     responsePayload:
+//     https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
 //   - RequestResponse: the function runs at once and the answer is its
 //     payload, or its error with X-Amz-Function-Error: Unhandled;
 //   - DryRun: 204.

@@ -1,8 +1,12 @@
 package lambdaapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ddbstream/pipeline/integration/internal/wake"
+	"github.com/ddbstream/pipeline/integration/runtimeapi"
 )
 
 // Invoker runs one invocation of a function. fnErr is a function error
@@ -33,6 +38,14 @@ type Function struct {
 	// RetryDelay spaces an event's attempts. Nothing waits on it: Pending
 	// and Changed report when the retries are over.
 	RetryDelay time.Duration
+	// OnFailure, when set, is the function's on-failure destination: it
+	// receives, for each event whose attempts are all spent, the
+	// invocation record Lambda sends there (Failure.Record), which an SQS
+	// destination receives as the message body. It is called on the
+	// function's queue before the event stops being pending, so that
+	// Wait returns after it, and must not block. An error it returns is
+	// not retried; the event stays in Failed either way.
+	OnFailure func(record []byte) error
 }
 
 // Failure is an asynchronous event whose every attempt failed: what the
@@ -46,6 +59,80 @@ type Failure struct {
 	Attempts int
 	// Error is the last attempt's function error.
 	Error string
+	// ErrorPayload is that error as the record's responsePayload:
+	// {"errorMessage", "errorType"} as the runtime API reports it, or only
+	// errorMessage for an error of unknown type.
+	ErrorPayload []byte
+	// RequestID is the asynchronous invocation's ID (the 202 answer's
+	// X-Amzn-RequestId); At is when Lambda gave up on the event.
+	RequestID string
+	At        time.Time
+}
+
+// ConditionRetriesExhausted is the record's condition when every attempt
+// failed, the only way the model gives up (it has no event age limit).
+const ConditionRetriesExhausted = "RetriesExhausted"
+
+// invocationRecord is the JSON Lambda sends an asynchronous invocation's
+// on-failure destination, field for field as AWS documents it
+// (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html):
+// the event itself is requestPayload.
+type invocationRecord struct {
+	Version        string `json:"version"`
+	Timestamp      string `json:"timestamp"`
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionARN            string `json:"functionArn"`
+		Condition              string `json:"condition"`
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError"`
+	} `json:"responseContext"`
+	ResponsePayload json.RawMessage `json:"responsePayload,omitempty"`
+}
+
+// Record renders the failure as the invocation record Lambda sends the
+// on-failure destination: requestPayload is the event as invoked (JSON
+// re-encoding drops only insignificant whitespace), the timestamp RFC
+// 3339 in UTC with milliseconds, and the function error "Unhandled", as
+// Lambda reports an error a function returned or a crash.
+func (f Failure) Record() ([]byte, error) {
+	var r invocationRecord
+	r.Version = "1.0"
+	r.Timestamp = f.At.UTC().Format("2006-01-02T15:04:05.000Z")
+	r.RequestContext.RequestID = f.RequestID
+	r.RequestContext.FunctionARN = arn(f.Function, "$LATEST")
+	r.RequestContext.Condition = ConditionRetriesExhausted
+	r.RequestContext.ApproximateInvokeCount = f.Attempts
+	r.RequestPayload = f.Payload
+	r.ResponseContext.StatusCode = http.StatusOK
+	r.ResponseContext.ExecutedVersion = "$LATEST"
+	r.ResponseContext.FunctionError = "Unhandled"
+	r.ResponsePayload = f.ErrorPayload
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep the event's strings as sent
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("on-failure record: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// errorPayload is fnErr as a function's error response: the runtime API's
+// error with its type, any other error by its message only.
+func errorPayload(fnErr error) []byte {
+	var fe *runtimeapi.FunctionError
+	var out []byte
+	if errors.As(fnErr, &fe) {
+		out, _ = json.Marshal(map[string]string{"errorMessage": fe.Message, "errorType": fe.Type})
+	} else {
+		out, _ = json.Marshal(map[string]string{"errorMessage": fnErr.Error()})
+	}
+	return out
 }
 
 // Endpoint is the Invoke API for a fixed set of functions. Create it with
@@ -75,8 +162,9 @@ type function struct {
 
 // event is one asynchronous invocation and its attempts so far.
 type event struct {
-	payload  []byte
-	attempts int
+	requestID string
+	payload   []byte
+	attempts  int
 }
 
 // functionName is a function's name: Lambda allows 1 to 64 letters,
@@ -179,7 +267,7 @@ func (e *Endpoint) work(f *function) {
 }
 
 // attempt invokes f with ev once, then ends the event, schedules its
-// retry, or sends it to the on-failure list.
+// retry, or sends it to the on-failure list and destination.
 func (e *Endpoint) attempt(f *function, ev *event) {
 	ev.attempts++
 	_, fnErr, err := e.invoke(e.ctx, f, ev.payload)
@@ -194,7 +282,14 @@ func (e *Endpoint) attempt(f *function, ev *event) {
 		return
 	}
 	if ev.attempts > f.cfg.Retries {
-		e.end(&Failure{Function: f.name, Payload: ev.payload, Attempts: ev.attempts, Error: fnErr.Error()})
+		failure := Failure{Function: f.name, Payload: ev.payload, Attempts: ev.attempts, Error: fnErr.Error(),
+			ErrorPayload: errorPayload(fnErr), RequestID: ev.requestID, At: time.Now()}
+		if f.cfg.OnFailure != nil {
+			if rec, err := failure.Record(); err == nil {
+				_ = f.cfg.OnFailure(rec) // undelivered, it stays in Failed only
+			}
+		}
+		e.end(&failure)
 		return
 	}
 	// Lambda puts the event back in the queue: events queued meanwhile
@@ -293,8 +388,10 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.accepted++
 		f.mu.Unlock()
-		f.queue <- &event{payload: payload}
+		id := requestID()
+		f.queue <- &event{requestID: id, payload: payload}
 		e.changed.Notify()
+		w.Header().Set("X-Amzn-RequestId", id)
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
@@ -326,6 +423,15 @@ func arn(name, qualifier string) string {
 		a += ":" + qualifier
 	}
 	return a
+}
+
+// requestID is a random UUID, as Lambda names an invocation.
+func requestID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails (Go 1.24+)
+	u[6], u[8] = u[6]&0x0f|0x40, u[8]&0x3f|0x80
+	h := hex.EncodeToString(u[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // parseFunction reads the forms FunctionName takes: my-function,

@@ -1,7 +1,9 @@
 package lambdaapi_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -11,11 +13,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/ddbstream/pipeline/integration/lambdaapi"
+	"github.com/ddbstream/pipeline/integration/runtimeapi"
+	"github.com/ddbstream/pipeline/internal/redrive"
 )
 
 // start serves functions and returns the real SDK client the export
@@ -164,6 +169,146 @@ func TestEventFailingEveryAttemptGoesToOnFailure(t *testing.T) {
 		if f.got != f.expect {
 			t.Errorf("%s: got %v, expect %v", f.field, f.got, f.expect)
 		}
+	}
+}
+
+func TestOnFailureGetsAWSInvocationRecord(t *testing.T) {
+	// A converter job, with characters HTML escaping would change.
+	payload := []byte(`{"exportArn":"arn:aws:dynamodb:us-east-1:000000000000:table/t/export/01234-abcd",` +
+		`"exportTime":"2025-01-02T03:04:05Z","table":"t","partitionKey":"pk","bucket":"b",` +
+		`"dataFileKey":"AWSDynamoDB/01234-abcd/data/a<b&c.json.gz","itemCount":7}`)
+	var mu sync.Mutex
+	var records [][]byte
+	calls := 0
+	fn := lambdaapi.Function{
+		Invoke: func(context.Context, []byte) ([]byte, error, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			return nil, &runtimeapi.FunctionError{Type: "Runtime.ExitError", Message: "process exited during the invocation"}, nil
+		},
+		Retries: 2,
+		OnFailure: func(record []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			records = append(records, append([]byte(nil), record...))
+			return nil
+		},
+	}
+	e, client := start(t, map[string]lambdaapi.Function{"exportconverter": fn})
+	before := time.Now()
+	out, err := client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("exportconverter"),
+		InvocationType: types.InvocationTypeEvent, Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, e)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 3 {
+		t.Errorf("invocations: got %d, expect 3 (1 + 2 retries)", calls)
+	}
+	if len(records) != 1 {
+		t.Fatalf("OnFailure: got %d records, expect 1", len(records))
+	}
+	if got := len(e.Failed()); got != 1 {
+		t.Errorf("Failed: got %d events, expect 1 (kept as well)", got)
+	}
+	var rec struct {
+		Version        string `json:"version"`
+		Timestamp      string `json:"timestamp"`
+		RequestContext struct {
+			RequestID              string `json:"requestId"`
+			FunctionARN            string `json:"functionArn"`
+			Condition              string `json:"condition"`
+			ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+		} `json:"requestContext"`
+		RequestPayload  json.RawMessage `json:"requestPayload"`
+		ResponseContext struct {
+			StatusCode      int    `json:"statusCode"`
+			ExecutedVersion string `json:"executedVersion"`
+			FunctionError   string `json:"functionError"`
+		} `json:"responseContext"`
+		ResponsePayload struct {
+			ErrorMessage string `json:"errorMessage"`
+			ErrorType    string `json:"errorType"`
+		} `json:"responsePayload"`
+	}
+	if err := json.Unmarshal(records[0], &rec); err != nil {
+		t.Fatalf("record %s: %v", records[0], err)
+	}
+	acceptedID, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+	for _, f := range []struct {
+		field       string
+		got, expect any
+	}{
+		{"version", rec.Version, "1.0"},
+		{"requestContext.requestId", rec.RequestContext.RequestID, acceptedID},
+		{"requestContext.functionArn", rec.RequestContext.FunctionARN, "arn:aws:lambda:us-east-1:000000000000:function:exportconverter:$LATEST"},
+		{"requestContext.condition", rec.RequestContext.Condition, "RetriesExhausted"},
+		{"requestContext.approximateInvokeCount", rec.RequestContext.ApproximateInvokeCount, 3},
+		{"responseContext.statusCode", rec.ResponseContext.StatusCode, 200},
+		{"responseContext.executedVersion", rec.ResponseContext.ExecutedVersion, "$LATEST"},
+		{"responseContext.functionError", rec.ResponseContext.FunctionError, "Unhandled"},
+		{"responsePayload.errorMessage", rec.ResponsePayload.ErrorMessage, "process exited during the invocation"},
+		{"responsePayload.errorType", rec.ResponsePayload.ErrorType, "Runtime.ExitError"},
+	} {
+		if f.got != f.expect {
+			t.Errorf("%s: got %v, expect %v", f.field, f.got, f.expect)
+		}
+	}
+	if len(rec.RequestContext.RequestID) != 36 {
+		t.Errorf("requestContext.requestId: got %q, expect a UUID", rec.RequestContext.RequestID)
+	}
+	if !bytes.Equal(rec.RequestPayload, payload) {
+		t.Errorf("requestPayload: got %s, expect the event as sent, %s", rec.RequestPayload, payload)
+	}
+	at, err := time.Parse(time.RFC3339, rec.Timestamp)
+	switch {
+	case err != nil:
+		t.Errorf("timestamp: %v", err)
+	case !strings.HasSuffix(rec.Timestamp, "Z") || len(rec.Timestamp) != len("2006-01-02T15:04:05.000Z"):
+		t.Errorf("timestamp: got %q, expect UTC with milliseconds", rec.Timestamp)
+	case at.Before(before.Truncate(time.Millisecond)) || at.After(time.Now()):
+		t.Errorf("timestamp: got %s, expect between the invocation and now", at)
+	}
+	// ddbstream redrive reads the record as such and gets the event back.
+	event, failure, err := redrive.AsyncEvent(string(records[0]))
+	if err != nil {
+		t.Fatalf("redrive.AsyncEvent: %v", err)
+	}
+	if failure == nil || failure.RequestContext.Condition != "RetriesExhausted" || failure.ErrorMessage() != "process exited during the invocation" {
+		t.Errorf("redrive.AsyncEvent: got record %+v, expect the invocation record", failure)
+	}
+	if !bytes.Equal(event, payload) {
+		t.Errorf("redrive.AsyncEvent: got event %s, expect %s", event, payload)
+	}
+}
+
+func TestUndeliveredRecordStaysInFailed(t *testing.T) {
+	rec := &recorder{failures: 100}
+	delivered := 0
+	e, client := start(t, map[string]lambdaapi.Function{"f": {Invoke: rec.invoke, OnFailure: func([]byte) error {
+		delivered++ // one worker calls it: no lock needed
+		return errors.New("queue gone")
+	}}})
+	if _, err := client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("f"),
+		InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"job":8}`)}); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, e)
+	failed := e.Failed()
+	if len(failed) != 1 || string(failed[0].Payload) != `{"job":8}` || failed[0].Attempts != 1 {
+		t.Errorf("Failed: got %+v, expect the event after its one attempt", failed)
+	}
+	// A plain error has no type: the record carries its message only.
+	if len(failed) == 1 {
+		if got, expect := string(failed[0].ErrorPayload), `{"errorMessage":"Runtime.ExitError: process exited during the invocation"}`; got != expect {
+			t.Errorf("ErrorPayload: got %s, expect %s", got, expect)
+		}
+	}
+	if delivered != 1 {
+		t.Errorf("OnFailure calls: got %d, expect 1 (no retry)", delivered)
 	}
 }
 

@@ -95,7 +95,7 @@ func (b *run) follow(ctx context.Context, d *types.ExportDescription) error {
 		}
 		if !b.cfg.Now().Before(b.deadline) {
 			return &Error{Msg: fmt.Sprintf("conversion of export %s: %d of %d data files converted after %s", arn, c.converted, m.files()-m.empty, b.cfg.Timeout), Unfinished: true,
-				Remedy: "run the same command again to keep following it; if the count does not move, the export planner and converter functions' logs and failure queues say why"}
+				Remedy: "run the same command again to keep following it; if the count does not move, the export planner's and converter's failure queues hold what Lambda gave up on: fix the cause their logs give, then ddbstream redrive --source export converts those files again"}
 		}
 		if err := b.sleep(ctx); err != nil {
 			return err

@@ -25,12 +25,23 @@
 //     not hand to Lambda at all. Run gives the event to the forwarder's
 //     own handler (package redeliver), so delivery keeps its idempotency:
 //     the original event yields the original job-run token.
+//   - The export converter's and planner's asynchronous invocations, after
+//     their retries, leave the same invocation records in their on-failure
+//     queues (a job per data file; a manifest-summary event), and the
+//     planner trigger's dead-letter queue holds events themselves. Run
+//     invokes the deployed function again, synchronously (Lambda's
+//     RequestResponse), with the original payload: the conversion runs in
+//     AWS with the function's role, memory and timeout, which an
+//     operator's machine need not match. Snapshot names depend only on the
+//     export and the data file and are written conditionally, so a file
+//     converted meanwhile answers "already written".
 //
 // A message is deleted only after its records are durable in S3 (the
 // streamer answered without a batch item failure) or its objects
-// delivered (the forwarder returned no error); every other message is
-// kept and made visible again at the end of the run, so the queue's
-// alarm goes on pointing at what still needs attention. A dry run reads
+// delivered (the forwarder returned no error), or once an export
+// function answered without an error; every other message is kept and
+// made visible again at the end of the run, so the queue's alarm goes on
+// pointing at what still needs attention. A dry run reads
 // the stream and the events, shows the keys and objects, and changes
 // nothing.
 package redrive

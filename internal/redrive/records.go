@@ -122,23 +122,28 @@ type InvocationFailure struct {
 
 // ErrorMessage is the function's last error (responsePayload's
 // errorMessage), when it returned one.
-func (f InvocationFailure) ErrorMessage() string {
+func (f InvocationFailure) ErrorMessage() string { return errorMessage(f.ResponsePayload) }
+
+// errorMessage is the errorMessage of a function error's payload
+// ({"errorMessage": ..., "errorType": ...}), or "".
+func errorMessage(payload []byte) string {
 	var p struct {
 		ErrorMessage string `json:"errorMessage"`
 	}
-	if json.Unmarshal(f.ResponsePayload, &p) != nil {
+	if json.Unmarshal(payload, &p) != nil {
 		return ""
 	}
 	return p.ErrorMessage
 }
 
-// ForwarderEvent finds the forwarder's event in a failure message body:
-// the requestPayload of an asynchronous invocation record (the
-// forwarder's on-failure queue), or the event itself (the trigger rule's
+// AsyncEvent finds the event in a failure message body of an
+// asynchronously invoked function (the forwarder, the export planner and
+// converter): the requestPayload of an asynchronous invocation record
+// (a function's on-failure queue), or the event itself (a trigger rule's
 // dead-letter queue, where EventBridge puts the event it could not
 // deliver as the body). It returns the event and, for an invocation
 // record, the record.
-func ForwarderEvent(body string) (json.RawMessage, *InvocationFailure, error) {
+func AsyncEvent(body string) (json.RawMessage, *InvocationFailure, error) {
 	var probe struct {
 		RequestContext *json.RawMessage `json:"requestContext"`
 		RequestPayload json.RawMessage  `json:"requestPayload"`

@@ -66,7 +66,7 @@ func TestParseStreamBatchFailure(t *testing.T) {
 	}
 }
 
-func TestForwarderEvent(t *testing.T) {
+func TestAsyncEvent(t *testing.T) {
 	event := `{"detail-type":"Object Created","source":"aws.s3","detail":{}}`
 	tests := []struct {
 		name, body, payload, condition, lastError, err string
@@ -80,7 +80,7 @@ func TestForwarderEvent(t *testing.T) {
 		{"not JSON", `{`, "", "", "", "not JSON"},
 	}
 	for _, tc := range tests {
-		payload, rec, err := ForwarderEvent(tc.body)
+		payload, rec, err := AsyncEvent(tc.body)
 		var condition, lastError string
 		if rec != nil {
 			condition, lastError = rec.RequestContext.Condition, rec.ErrorMessage()

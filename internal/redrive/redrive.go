@@ -26,17 +26,19 @@ import (
 // Source names the function whose failures a queue holds.
 type Source string
 
-// The sources: the streamer's event source mapping, and the forwarder's
+// The sources: the streamer's event source mapping, the forwarder's
 // asynchronous invocations (its on-failure queue, and its trigger rule's
-// dead-letter queue).
+// dead-letter queue), and the export planner's and converter's (their
+// on-failure queues, and the planner's trigger's dead-letter queue).
 const (
 	Streamer  Source = "streamer"
 	Forwarder Source = "forwarder"
+	Export    Source = "export"
 )
 
 // Config is what a redrive works on.
 type Config struct {
-	// Sources selects the queues (default both).
+	// Sources selects the queues (default all three).
 	Sources []Source
 	// StreamerQueueURL is the streamer's on-failure queue
 	// (StreamerFailureQueueUrl).
@@ -51,6 +53,18 @@ type Config struct {
 	// ConfigFromEnv, so that a redriven batch is written, and an object
 	// delivered, exactly as the function would.
 	StreamerFunction, ForwarderFunction string
+	// ConverterQueueURL is the export converter's on-failure queue
+	// (ExportConverterFailureQueueUrl); PlannerQueueURLs are the export
+	// planner's on-failure queue and its trigger's dead-letter queue
+	// (ExportPlannerFailureQueueUrl, ExportTriggerDeadLetterQueueUrl).
+	ConverterQueueURL string
+	PlannerQueueURLs  []string
+	// ConverterFunction and PlannerFunction name the deployed export
+	// functions (ExportConverterFunctionName, ExportPlannerFunctionName),
+	// which are invoked again, synchronously, with the events they gave up
+	// on: a data file is converted in AWS, with the converter's role and
+	// memory, not in this process.
+	ConverterFunction, PlannerFunction string
 	// Streamer and Forwarder, when set, are used instead of the deployed
 	// functions' settings (the local pipeline, tests).
 	Streamer  *streamer.Config
@@ -79,7 +93,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if len(c.Sources) == 0 {
-		c.Sources = []Source{Streamer, Forwarder}
+		c.Sources = []Source{Streamer, Forwarder, Export}
 	}
 	if c.MaxMessages <= 0 {
 		c.MaxMessages = 1000
@@ -118,6 +132,8 @@ type Clients struct {
 	Secrets secret.Getter
 	// Functions reads the deployed functions' settings.
 	Functions deployed.FunctionConfigGetter
+	// Lambda invokes the export functions.
+	Lambda FunctionInvoker
 }
 
 // Progress is the state after one message.
@@ -167,7 +183,10 @@ type MessageReport struct {
 	Keys, Existing []string
 	// Objects are the forwarder's objects and what became of each.
 	Objects []redeliver.Outcome
-	Error   string
+	// Subject is what an export function's message is about: the data
+	// file, or the export's summary; Detail what the function answered.
+	Subject, Detail string
+	Error           string
 }
 
 // QueueReport is one queue's run.
@@ -276,8 +295,28 @@ func Run(ctx context.Context, cfg Config, c Clients) (Report, error) {
 			}
 			r.deliverer = redeliver.New(*r.cfg.Forwarder, redeliver.Clients{S3: c.S3, Secrets: c.Secrets}, cfg.DatabricksOptions...)
 			urls, handle = cfg.ForwarderQueueURLs, r.forwarderMessage
+		case Export:
+			qs := cfg.exportQueues()
+			if len(qs) == 0 {
+				continue // a stack from before the export functions
+			}
+			if err := r.exportFunctions(); err != nil {
+				return rep, err
+			}
+			for _, q := range qs {
+				handle := r.plannerMessage
+				if q.converter {
+					handle = r.converterMessage
+				}
+				qr, err := r.drain(ctx, s, q.url, handle)
+				rep.Queues = append(rep.Queues, qr)
+				if err != nil {
+					return rep, err
+				}
+			}
+			continue
 		default:
-			return rep, &Error{Msg: fmt.Sprintf("unknown source %q", s), Remedy: "choose streamer, forwarder or all"}
+			return rep, &Error{Msg: fmt.Sprintf("unknown source %q", s), Remedy: "choose streamer, forwarder, export or all"}
 		}
 		for _, url := range urls {
 			q, err := r.drain(ctx, s, url, handle)
@@ -415,7 +454,7 @@ func (r *run) streamerMessage(ctx context.Context, m sqstypes.Message) (MessageR
 // its idempotency (the same job run token, the same volume path).
 func (r *run) forwarderMessage(ctx context.Context, m sqstypes.Message) (MessageReport, bool) {
 	var rep MessageReport
-	payload, rec, err := ForwarderEvent(aws.ToString(m.Body))
+	payload, rec, err := AsyncEvent(aws.ToString(m.Body))
 	if rec != nil {
 		rep.Condition, rep.LastError = rec.RequestContext.Condition, rec.ErrorMessage()
 	}
