@@ -212,6 +212,17 @@ func (d *doctor) queues(ctx context.Context) {
 	} else {
 		d.skip("forwarder-queue", "forwarder on-failure queue", "no forwarder (delivery mode none)")
 	}
+	redriveExports := "fix the cause the function's error log lines give (often S3 or KMS permissions), then: ddbstream redrive --stack " + d.cfg.Stack +
+		" --source export (--dry-run first); ddbstream backfill --stack " + d.cfg.Stack + " then finds the export converted"
+	for _, q := range []queue{
+		{"export-converter-queue", "export converter on-failure queue", "ExportConverterFailureQueueUrl", "export data files the converter gave up on: the backfill is incomplete", redriveExports},
+		{"export-planner-queue", "export planner on-failure queue", "ExportPlannerFailureQueueUrl", "export summaries the planner gave up on: their exports are not converted", redriveExports},
+		{"export-trigger-dlq", "export planner trigger dead-letter queue", "ExportTriggerDeadLetterQueueUrl", "export summary events EventBridge could not hand to the planner", redriveExports},
+	} {
+		if d.outputs[q.output] != "" { // a stack from before the backfill has none
+			list = append(list, q)
+		}
+	}
 	for _, q := range list {
 		url := d.outputs[q.output]
 		visible, inFlight, err := d.queueDepth(ctx, url)

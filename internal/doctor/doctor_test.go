@@ -41,7 +41,8 @@ func find(r Report, id string) (Check, bool) {
 // passes every check, and each check is there.
 func TestHealthyStackPassesEveryCheck(t *testing.T) {
 	r := run(t, newWorld())
-	ids := []string{"stack", "stream", "mapping", "iterator-age", "streamer-queue", "forwarder-queue", "forwarder-trigger-dlq", "trigger",
+	ids := []string{"stack", "stream", "mapping", "iterator-age", "streamer-queue", "forwarder-queue", "forwarder-trigger-dlq",
+		"export-converter-queue", "export-planner-queue", "export-trigger-dlq", "trigger",
 		"role-streamer", "role-forwarder", "role-exportplanner", "role-exportconverter",
 		"databricks-secret", "databricks-workspace", "databricks-destination", "streamer-logs", "forwarder-logs"}
 	for _, id := range ids {
@@ -98,6 +99,10 @@ func TestEachFaultFailsItsCheckWithItsRemedy(t *testing.T) {
 		{"forwarder failures waiting", func(w *world) { w.queues[sqsBase+"forwarder-failures"].Send("{}") }, "forwarder-queue", "1 messages",
 			"ddbstream redrive --stack DdbStreamPipeline --source forwarder", nil},
 		{"trigger dead letters", func(w *world) { w.queues[sqsBase+"forwarder-trigger-dlq"].Send("{}") }, "forwarder-trigger-dlq", "could not hand", "--source forwarder", nil},
+		{"export conversions given up", func(w *world) { w.queues[sqsBase+"converter-failures"].Send("{}") }, "export-converter-queue", "the backfill is incomplete",
+			"ddbstream redrive --stack DdbStreamPipeline --source export", nil},
+		{"export summaries given up", func(w *world) { w.queues[sqsBase+"planner-failures"].Send("{}") }, "export-planner-queue", "not converted", "--source export", nil},
+		{"export trigger dead letters", func(w *world) { w.queues[sqsBase+"export-trigger-dlq"].Send("{}") }, "export-trigger-dlq", "could not hand to the planner", "--source export", nil},
 		{"bucket events off", func(w *world) { w.eventBridge = false }, "trigger", "does not send its events to EventBridge", "make deploy", nil},
 		{"rule disabled", func(w *world) { w.ruleState = ebtypes.RuleStateDisabled }, "trigger", "DISABLED", "aws events enable-rule --name DdbStreamPipeline-PipelineForwarderTrigger-1A2B3C", nil},
 		{"rule pattern changed", func(w *world) { w.rulePattern = `{"source":["aws.s3"]}` }, "trigger", "not iam's eventrule.Forwarder pattern", "make deploy", nil},

@@ -90,6 +90,7 @@ func newWorld() *world {
 			"ExportPrefix":                       "cdc-exports", "ImageFormat": "plain",
 			"ExportPlannerFunctionName": "DdbStreamPipeline-Planner", "ExportConverterFunctionName": "DdbStreamPipeline-Converter",
 			"ExportPlannerFailureQueueUrl": sqsBase + "planner-failures", "ExportConverterFailureQueueUrl": sqsBase + "converter-failures",
+			"ExportTriggerDeadLetterQueueUrl": sqsBase + "export-trigger-dlq",
 		},
 		streamSpec:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages},
 		latest:      streamARN,
@@ -104,7 +105,7 @@ func newWorld() *world {
 		inline:      map[string]map[string]string{},
 		attached:    map[string][]string{},
 	}
-	for _, q := range []string{"streamer-failures", "forwarder-failures", "forwarder-trigger-dlq", "planner-failures", "converter-failures"} {
+	for _, q := range []string{"streamer-failures", "forwarder-failures", "forwarder-trigger-dlq", "planner-failures", "converter-failures", "export-trigger-dlq"} {
 		w.queues[sqsBase+q] = opsfake.NewQueue(sqsBase + q)
 	}
 	pattern, _ := json.Marshal(eventrule.Forwarder(bucket, "cdc").Document())
