@@ -3,8 +3,6 @@ package lambdaapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ddbstream/pipeline/integration/internal/lambdarecord"
 	"github.com/ddbstream/pipeline/integration/internal/wake"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
 )
@@ -78,21 +77,12 @@ const ConditionRetriesExhausted = "RetriesExhausted"
 // (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html):
 // the event itself is requestPayload.
 type invocationRecord struct {
-	Version        string `json:"version"`
-	Timestamp      string `json:"timestamp"`
-	RequestContext struct {
-		RequestID              string `json:"requestId"`
-		FunctionARN            string `json:"functionArn"`
-		Condition              string `json:"condition"`
-		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	RequestPayload  json.RawMessage `json:"requestPayload"`
-	ResponseContext struct {
-		StatusCode      int    `json:"statusCode"`
-		ExecutedVersion string `json:"executedVersion"`
-		FunctionError   string `json:"functionError"`
-	} `json:"responseContext"`
-	ResponsePayload json.RawMessage `json:"responsePayload,omitempty"`
+	Version         string                       `json:"version"`
+	Timestamp       string                       `json:"timestamp"`
+	RequestContext  lambdarecord.RequestContext  `json:"requestContext"`
+	RequestPayload  json.RawMessage              `json:"requestPayload"`
+	ResponseContext lambdarecord.ResponseContext `json:"responseContext"`
+	ResponsePayload json.RawMessage              `json:"responsePayload,omitempty"`
 }
 
 // Record renders the failure as the invocation record Lambda sends the
@@ -101,18 +91,12 @@ type invocationRecord struct {
 // 3339 in UTC with milliseconds, and the function error "Unhandled", as
 // Lambda reports an error a function returned or a crash.
 func (f Failure) Record() ([]byte, error) {
-	var r invocationRecord
-	r.Version = "1.0"
-	r.Timestamp = f.At.UTC().Format("2006-01-02T15:04:05.000Z")
-	r.RequestContext.RequestID = f.RequestID
-	r.RequestContext.FunctionARN = arn(f.Function, "$LATEST")
-	r.RequestContext.Condition = ConditionRetriesExhausted
-	r.RequestContext.ApproximateInvokeCount = f.Attempts
-	r.RequestPayload = f.Payload
-	r.ResponseContext.StatusCode = http.StatusOK
-	r.ResponseContext.ExecutedVersion = "$LATEST"
-	r.ResponseContext.FunctionError = "Unhandled"
-	r.ResponsePayload = f.ErrorPayload
+	r := invocationRecord{
+		Version: lambdarecord.Version, Timestamp: lambdarecord.Timestamp(f.At),
+		RequestContext: lambdarecord.RequestContext{RequestID: f.RequestID, FunctionARN: arn(f.Function, "$LATEST"),
+			Condition: ConditionRetriesExhausted, ApproximateInvokeCount: f.Attempts},
+		RequestPayload: f.Payload, ResponseContext: lambdarecord.Response(true), ResponsePayload: f.ErrorPayload,
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keep the event's strings as sent
@@ -388,7 +372,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.accepted++
 		f.mu.Unlock()
-		id := requestID()
+		id := lambdarecord.NewRequestID()
 		f.queue <- &event{requestID: id, payload: payload}
 		e.changed.Notify()
 		w.Header().Set("X-Amzn-RequestId", id)
@@ -423,15 +407,6 @@ func arn(name, qualifier string) string {
 		a += ":" + qualifier
 	}
 	return a
-}
-
-// requestID is a random UUID, as Lambda names an invocation.
-func requestID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails (Go 1.24+)
-	u[6], u[8] = u[6]&0x0f|0x40, u[8]&0x3f|0x80
-	h := hex.EncodeToString(u[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // parseFunction reads the forms FunctionName takes: my-function,

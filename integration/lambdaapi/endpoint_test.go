@@ -214,28 +214,14 @@ func TestOnFailureGetsAWSInvocationRecord(t *testing.T) {
 	if got := len(e.Failed()); got != 1 {
 		t.Errorf("Failed: got %d events, expect 1 (kept as well)", got)
 	}
-	var rec struct {
-		Version        string `json:"version"`
-		Timestamp      string `json:"timestamp"`
-		RequestContext struct {
-			RequestID              string `json:"requestId"`
-			FunctionARN            string `json:"functionArn"`
-			Condition              string `json:"condition"`
-			ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-		} `json:"requestContext"`
-		RequestPayload  json.RawMessage `json:"requestPayload"`
-		ResponseContext struct {
-			StatusCode      int    `json:"statusCode"`
-			ExecutedVersion string `json:"executedVersion"`
-			FunctionError   string `json:"functionError"`
-		} `json:"responseContext"`
-		ResponsePayload struct {
-			ErrorMessage string `json:"errorMessage"`
-			ErrorType    string `json:"errorType"`
-		} `json:"responsePayload"`
-	}
+	// Read as its consumer, ddbstream redrive, reads it.
+	var rec redrive.InvocationFailure
+	var respPayload struct{ ErrorMessage, ErrorType string }
 	if err := json.Unmarshal(records[0], &rec); err != nil {
 		t.Fatalf("record %s: %v", records[0], err)
+	}
+	if err := json.Unmarshal(rec.ResponsePayload, &respPayload); err != nil {
+		t.Fatalf("responsePayload %s: %v", rec.ResponsePayload, err)
 	}
 	acceptedID, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
 	for _, f := range []struct {
@@ -250,8 +236,8 @@ func TestOnFailureGetsAWSInvocationRecord(t *testing.T) {
 		{"responseContext.statusCode", rec.ResponseContext.StatusCode, 200},
 		{"responseContext.executedVersion", rec.ResponseContext.ExecutedVersion, "$LATEST"},
 		{"responseContext.functionError", rec.ResponseContext.FunctionError, "Unhandled"},
-		{"responsePayload.errorMessage", rec.ResponsePayload.ErrorMessage, "process exited during the invocation"},
-		{"responsePayload.errorType", rec.ResponsePayload.ErrorType, "Runtime.ExitError"},
+		{"responsePayload.errorMessage", respPayload.ErrorMessage, "process exited during the invocation"},
+		{"responsePayload.errorType", respPayload.ErrorType, "Runtime.ExitError"},
 	} {
 		if f.got != f.expect {
 			t.Errorf("%s: got %v, expect %v", f.field, f.got, f.expect)

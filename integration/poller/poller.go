@@ -3,7 +3,6 @@ package poller
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/ddbstream/pipeline/integration/internal/lambdarecord"
 	"github.com/ddbstream/pipeline/integration/internal/wake"
 )
 
@@ -63,19 +63,10 @@ const ConditionRetryAttemptsExhausted = "RetryAttemptsExhausted"
 // (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html):
 // the batch's place in the stream, never its records.
 type onFailureRecord struct {
-	RequestContext struct {
-		RequestID              string `json:"requestId"`
-		FunctionARN            string `json:"functionArn"`
-		Condition              string `json:"condition"`
-		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	ResponseContext struct {
-		StatusCode      int    `json:"statusCode"`
-		ExecutedVersion string `json:"executedVersion"`
-		FunctionError   string `json:"functionError,omitempty"`
-	} `json:"responseContext"`
-	Version            string `json:"version"`
-	Timestamp          string `json:"timestamp"`
+	RequestContext     lambdarecord.RequestContext  `json:"requestContext"`
+	ResponseContext    lambdarecord.ResponseContext `json:"responseContext"`
+	Version            string                       `json:"version"`
+	Timestamp          string                       `json:"timestamp"`
 	DDBStreamBatchInfo struct {
 		ShardID                         string `json:"shardId"`
 		StartSequenceNumber             string `json:"startSequenceNumber"`
@@ -95,18 +86,12 @@ type onFailureRecord struct {
 // function returned or a crash; a batch that only reported item failures
 // has none.
 func (b FailedBatch) Record() ([]byte, error) {
-	var r onFailureRecord
-	r.RequestContext.RequestID = b.RequestID
-	r.RequestContext.FunctionARN = b.FunctionARN
-	r.RequestContext.Condition = ConditionRetryAttemptsExhausted
-	r.RequestContext.ApproximateInvokeCount = b.Invocations
-	r.ResponseContext.StatusCode = http.StatusOK
-	r.ResponseContext.ExecutedVersion = "$LATEST"
-	if b.FunctionError {
-		r.ResponseContext.FunctionError = "Unhandled"
+	r := onFailureRecord{
+		RequestContext: lambdarecord.RequestContext{RequestID: b.RequestID, FunctionARN: b.FunctionARN,
+			Condition: ConditionRetryAttemptsExhausted, ApproximateInvokeCount: b.Invocations},
+		ResponseContext: lambdarecord.Response(b.FunctionError),
+		Version:         lambdarecord.Version, Timestamp: lambdarecord.Timestamp(b.At),
 	}
-	r.Version = "1.0"
-	r.Timestamp = b.At.UTC().Format("2006-01-02T15:04:05.000Z")
 	info := &r.DDBStreamBatchInfo
 	info.ShardID, info.StartSequenceNumber, info.EndSequenceNumber = b.ShardID, b.StartSequenceNumber, b.EndSequenceNumber
 	info.ApproximateArrivalOfFirstRecord = b.FirstArrival.UTC().Format("2006-01-02T15:04:05Z")
@@ -524,18 +509,9 @@ func (p *Poller) discard(b FailedBatch, recs []record) {
 	b.StartSequenceNumber, b.EndSequenceNumber, b.BatchSize = recs[0].seq, recs[len(recs)-1].seq, len(recs)
 	b.StreamARN, b.FunctionARN = p.cfg.StreamARN, p.cfg.FunctionARN
 	b.FirstArrival, b.LastArrival = recs[0].created, recs[len(recs)-1].created
-	b.RequestID, b.At = requestID(), time.Now()
+	b.RequestID, b.At = lambdarecord.NewRequestID(), time.Now()
 	if p.cfg.OnFailure != nil {
 		p.cfg.OnFailure(b)
 	}
 	p.count(func(s *Stats) { s.Discarded += len(recs); s.Processed += len(recs) })
-}
-
-// requestID is a random UUID, as Lambda names an invocation.
-func requestID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails (Go 1.24+)
-	u[6], u[8] = u[6]&0x0f|0x40, u[8]&0x3f|0x80
-	h := hex.EncodeToString(u[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/ddbstream/pipeline/integration/internal/lambdarecord"
 	"github.com/ddbstream/pipeline/internal/redrive"
 )
 
@@ -73,7 +74,7 @@ func TestOnFailureRecordIsAWSsShape(t *testing.T) {
 		EndSequenceNumber: "000000000000000000042", BatchSize: 42, StreamARN: arn,
 		FunctionARN:  "arn:aws:lambda:us-east-1:000000000000:function:streamer",
 		FirstArrival: time.Date(2026, 11, 23, 17, 4, 5, 0, time.UTC), LastArrival: time.Date(2026, 11, 23, 17, 4, 6, 250e6, time.UTC),
-		Invocations: 2, FunctionError: true, RequestID: requestID(), At: time.Date(2026, 11, 23, 17, 13, 49, 717e6, time.UTC)}
+		Invocations: 2, FunctionError: true, RequestID: lambdarecord.NewRequestID(), At: time.Date(2026, 11, 23, 17, 13, 49, 717e6, time.UTC)}
 	rec, err := b.Record()
 	if err != nil {
 		t.Fatal(err)

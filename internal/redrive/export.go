@@ -12,7 +12,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/ddbstream/pipeline/internal/export"
-	"github.com/ddbstream/pipeline/internal/s3event"
 )
 
 // converterAnswer is the part of the converter's answer (its Result) a
@@ -90,15 +89,12 @@ func (r *run) exportFunctions() error {
 // error.
 func (r *run) converterMessage(ctx context.Context, m sqstypes.Message) (MessageReport, bool) {
 	var rep MessageReport
-	payload, rec, err := AsyncEvent(aws.ToString(m.Body))
-	if rec != nil {
-		rep.Condition, rep.LastError = rec.RequestContext.Condition, rec.ErrorMessage()
+	payload, rec, ok := asyncEvent(m, &rep)
+	if !ok {
+		return rep, false
 	}
-	if err == nil && rec == nil {
-		err = fmt.Errorf("the message is an event, not the converter's invocation record")
-	}
-	if err != nil {
-		rep.Outcome, rep.Error = OutcomeNotUnderstood, err.Error()
+	if rec == nil {
+		rep.Outcome, rep.Error = OutcomeNotUnderstood, "the message is an event, not the converter's invocation record"
 		return rep, false
 	}
 	job, err := export.ParseJob(payload)
@@ -151,20 +147,12 @@ func (r *run) converterMessage(ctx context.Context, m sqstypes.Message) (Message
 // ddbstream backfill follows them.
 func (r *run) plannerMessage(ctx context.Context, m sqstypes.Message) (MessageReport, bool) {
 	var rep MessageReport
-	payload, rec, err := AsyncEvent(aws.ToString(m.Body))
-	if rec != nil {
-		rep.Condition, rep.LastError = rec.RequestContext.Condition, rec.ErrorMessage()
-	}
-	if err != nil {
-		rep.Outcome, rep.Error = OutcomeNotUnderstood, err.Error()
+	payload, ev, ok := objectEvent(m, &rep, "the planner")
+	if !ok {
 		return rep, false
 	}
-	ev, err := s3event.Parse(payload)
-	if err == nil && len(ev.Objects) == 0 {
-		err = fmt.Errorf("it names no object")
-	}
-	if err != nil {
-		rep.Outcome, rep.Error = OutcomeNotUnderstood, fmt.Sprintf("the event is not one the planner reads: %v", err)
+	if len(ev.Objects) == 0 {
+		rep.Outcome, rep.Error = OutcomeNotUnderstood, "the event names no object the planner reads"
 		return rep, false
 	}
 	subjects := make([]string, len(ev.Objects))

@@ -2,6 +2,7 @@ package redrive
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/ddbstream/pipeline/internal/s3event"
 )
 
 // MessageReceiver receives a queue's messages, hiding them for a time.
@@ -153,4 +156,34 @@ func sentAt(m sqstypes.Message) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms).UTC()
+}
+
+// asyncEvent reads the event of a failure message of an asynchronously
+// invoked function, noting in rep why Lambda gave up and the last error;
+// a body it cannot read marks rep not understood.
+func asyncEvent(m sqstypes.Message, rep *MessageReport) (json.RawMessage, *InvocationFailure, bool) {
+	payload, rec, err := AsyncEvent(aws.ToString(m.Body))
+	if rec != nil {
+		rep.Condition, rep.LastError = rec.RequestContext.Condition, rec.ErrorMessage()
+	}
+	if err != nil {
+		rep.Outcome, rep.Error = OutcomeNotUnderstood, err.Error()
+		return nil, nil, false
+	}
+	return payload, rec, true
+}
+
+// objectEvent reads, as asyncEvent does, a failure message whose event
+// is an S3 object event, which reader (the forwarder, the planner) reads.
+func objectEvent(m sqstypes.Message, rep *MessageReport, reader string) (json.RawMessage, s3event.Event, bool) {
+	payload, _, ok := asyncEvent(m, rep)
+	if !ok {
+		return nil, s3event.Event{}, false
+	}
+	ev, err := s3event.Parse(payload)
+	if err != nil {
+		rep.Outcome, rep.Error = OutcomeNotUnderstood, fmt.Sprintf("the event is not one %s reads: %v", reader, err)
+		return nil, s3event.Event{}, false
+	}
+	return payload, ev, true
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/ddbstream/pipeline/internal/forwarder"
 	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/redeliver"
-	"github.com/ddbstream/pipeline/internal/s3event"
 	"github.com/ddbstream/pipeline/internal/secret"
 	"github.com/ddbstream/pipeline/internal/streamer"
 )
@@ -454,17 +453,8 @@ func (r *run) streamerMessage(ctx context.Context, m sqstypes.Message) (MessageR
 // its idempotency (the same job run token, the same volume path).
 func (r *run) forwarderMessage(ctx context.Context, m sqstypes.Message) (MessageReport, bool) {
 	var rep MessageReport
-	payload, rec, err := AsyncEvent(aws.ToString(m.Body))
-	if rec != nil {
-		rep.Condition, rep.LastError = rec.RequestContext.Condition, rec.ErrorMessage()
-	}
-	if err != nil {
-		rep.Outcome, rep.Error = OutcomeNotUnderstood, err.Error()
-		return rep, false
-	}
-	ev, err := s3event.Parse(payload)
-	if err != nil {
-		rep.Outcome, rep.Error = OutcomeNotUnderstood, fmt.Sprintf("the event is not one the forwarder reads: %v", err)
+	payload, ev, ok := objectEvent(m, &rep, "the forwarder")
+	if !ok {
 		return rep, false
 	}
 	if r.cfg.DryRun {
@@ -474,8 +464,8 @@ func (r *run) forwarderMessage(ctx context.Context, m sqstypes.Message) (Message
 		rep.Outcome = OutcomeWouldRedrive
 		return rep, true
 	}
-	rep.Objects, err = r.deliverer.Deliver(ctx, payload)
-	if err != nil {
+	var err error
+	if rep.Objects, err = r.deliverer.Deliver(ctx, payload); err != nil {
 		rep.Outcome, rep.Error = OutcomeFailed, err.Error()
 		return rep, false
 	}
