@@ -30,6 +30,7 @@ type Proxy struct {
 	onHold   func()
 	after    int
 	onAfter  func()
+	match    func(key string) bool
 	stored   []string
 	isStored map[string]bool
 }
@@ -81,9 +82,14 @@ func (p *Proxy) HoldPuts(n int, onHold func()) {
 // AfterPuts calls onAfter once each of the next n writes has been stored
 // by the server, before the answer is passed on: a crash there is a crash
 // after the write was durable.
-func (p *Proxy) AfterPuts(n int, onAfter func()) {
+func (p *Proxy) AfterPuts(n int, onAfter func()) { p.AfterPutsOf(n, nil, onAfter) }
+
+// AfterPutsOf is AfterPuts counting only the writes of keys match
+// accepts (every key when match is nil), so that a test crashes after
+// the write it means, whatever other writes come first.
+func (p *Proxy) AfterPutsOf(n int, match func(key string) bool, onAfter func()) {
 	p.mu.Lock()
-	p.after, p.onAfter = n, onAfter
+	p.after, p.onAfter, p.match = n, onAfter, match
 	p.mu.Unlock()
 }
 
@@ -163,7 +169,7 @@ func (p *Proxy) answered(resp *http.Response) error {
 	// Only a write that stored an object counts: the server has it, and
 	// the writer dies before the answer reaches it.
 	kill := false
-	if resp.Request.Context().Value(afterWrite{}) != nil && p.after > 0 {
+	if resp.Request.Context().Value(afterWrite{}) != nil && p.after > 0 && (p.match == nil || p.match(key)) {
 		p.after--
 		kill = true
 	}

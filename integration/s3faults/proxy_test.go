@@ -188,6 +188,23 @@ func TestAfterPutsCallsBackOnceStoredBeforeTheAnswer(t *testing.T) {
 	}
 }
 
+// TestAfterPutsOfCountsOnlyMatchingKeys: writes of other keys neither
+// call back nor use up the count.
+func TestAfterPutsOfCountsOnlyMatchingKeys(t *testing.T) {
+	p, _, client, _ := setup(t)
+	ctx := context.Background()
+	var called atomic.Int64
+	p.AfterPutsOf(1, func(key string) bool { return strings.HasPrefix(key, "wide-") }, func() { called.Add(1) })
+	for i, key := range []string{"narrow-1", "narrow-2", "wide-1", "wide-2"} {
+		if err := put(ctx, client, key); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+		if expect := int64(max(0, min(1, i-1))); called.Load() != expect {
+			t.Errorf("calls after %s: got %d, expect %d", key, called.Load(), expect)
+		}
+	}
+}
+
 func TestHoldPutsNeverReachTheServer(t *testing.T) {
 	p, up, client, _ := setup(t)
 	ctx, die := context.WithCancel(context.Background())
