@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/ddbstream/pipeline/internal/output"
 	"github.com/ddbstream/pipeline/internal/redrive"
 	"github.com/ddbstream/pipeline/internal/streamer"
 )
@@ -37,7 +38,7 @@ func (p *Pipeline) Redrive(ctx context.Context, stream redrive.Stream) (redrive.
 		// The messages are in the queue before a run starts: a short poll
 		// finds them, and an empty answer ends the queue at once.
 		Wait: -1,
-	}, redrive.Clients{Queue: p.SQSClient, Stream: stream, S3: streamer.NewS3Client(awsCfg, cfg)})
+	}, redrive.Clients{Queue: p.SQSClient, Stream: stream, S3: output.NewS3Client(awsCfg, cfg.Settings)})
 }
 
 // RedriveExports runs ddbstream redrive's logic as the command runs it

@@ -9,10 +9,11 @@ import (
 
 	"github.com/ddbstream/pipeline/internal/export/converter"
 	"github.com/ddbstream/pipeline/internal/function/bootstrap"
+	"github.com/ddbstream/pipeline/internal/output"
 )
 
 func main() {
 	bootstrap.Start("exportconverter", converter.ConfigFromEnv, func(s bootstrap.Setup, cfg converter.Config) (lambda.Handler, error) {
-		return converter.New(converter.NewS3Client(s.AWS, cfg), cfg, s.Telemetry(cfg.MetricsNamespace)...)
+		return converter.New(output.NewS3Client(s.AWS, cfg.Settings), cfg, s.Telemetry(cfg.MetricsNamespace)...)
 	})
 }

@@ -7,11 +7,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/ddbstream/pipeline/internal/function/bootstrap"
+	"github.com/ddbstream/pipeline/internal/output"
 	"github.com/ddbstream/pipeline/internal/streamer"
 )
 
 func main() {
 	bootstrap.Start("streamer", streamer.ConfigFromEnv, func(s bootstrap.Setup, cfg streamer.Config) (lambda.Handler, error) {
-		return streamer.New(streamer.NewS3Client(s.AWS, cfg), cfg, s.Telemetry(cfg.MetricsNamespace)...)
+		return streamer.New(output.NewS3Client(s.AWS, cfg.Settings), cfg, s.Telemetry(cfg.MetricsNamespace)...)
 	})
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/ddbstream/pipeline/internal/output"
 )
 
 // s3Server answers PutObject like S3 would, from a script of status codes.
@@ -52,7 +54,7 @@ func realClientHandler(t *testing.T, srv *s3Server, attempts int) *Handler {
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		BaseEndpoint: aws.String(ts.URL),
 	}
-	return newHandler(t, NewS3Client(awsCfg, cfg), cfg)
+	return newHandler(t, output.NewS3Client(awsCfg, cfg.Settings), cfg)
 }
 
 // TestRealSDKRetriesAndChecksums drives the real S3 client: SlowDown is
