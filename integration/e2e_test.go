@@ -208,11 +208,12 @@ func TestStreamerKilledAfterWriteLosesNothing(t *testing.T) {
 // records, with the same sequence numbers, for downstream de-duplication.
 func TestBisectAfterDurableWriteDuplicates(t *testing.T) {
 	p := startPipeline(t, Options{BatchSize: 150, BisectOnError: true})
-	// The crash follows the first batch of two records or more: only such
-	// a batch can be bisected (one record is retried whole, under its key).
+	// The crash follows the first data object of two records or more:
+	// only such a batch can be bisected (one record is retried whole,
+	// under its key).
 	p.S3Faults.AfterPutsOf(1, func(key string) bool {
 		k, err := objectkey.Parse(key)
-		return err == nil && k.FirstSequence != k.LastSequence
+		return err == nil && !k.Errors && k.FirstSequence != k.LastSequence
 	}, p.Streamer.Kill)
 	r := run(t, p, 600)
 	if !check(t,

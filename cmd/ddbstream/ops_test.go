@@ -140,6 +140,16 @@ func (w *opsWorld) run(t *testing.T, args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
+// sendExportJob puts the converter's on-failure record of one job in its
+// queue.
+func sendExportJob(w *opsWorld) {
+	w.queues[converterQ].Send(`{"version":"1.0","requestContext":{"condition":"RetriesExhausted","functionArn":"arn:aws:lambda:eu-west-1:123456789012:function:S-ExportConverter:$LATEST"},` +
+		`"requestPayload":{"exportArn":"arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/export/01795449600123-5f1c2e3a","exportTime":"2026-11-23T16:00:00Z",` +
+		`"table":"Orders","partitionKey":"pk","bucket":"lake","dataFileKey":"cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/data/abcdefghijklmnopqrstuvwxyz.json.gz",` +
+		`"itemCount":3,"md5Checksum":"1B2M2Y8AsgTpgAmY7PhCfg=="},"responseContext":{"statusCode":200,"functionError":"Unhandled"},` +
+		`"responsePayload":{"errorMessage":"get data file: AccessDenied"}}`)
+}
+
 func failureRecord(first, last, n int) string {
 	return fmt.Sprintf(`{"requestContext":{"requestId":"r","functionArn":"arn:aws:lambda:eu-west-1:123456789012:function:S-Streamer","condition":"RetryAttemptsExhausted","approximateInvokeCount":11},`+
 		`"responseContext":{"statusCode":200,"executedVersion":"$LATEST","functionError":"Unhandled"},"version":"1.0","timestamp":"2026-11-23T17:13:49Z",`+
@@ -218,13 +228,7 @@ func TestOpsCommands(t *testing.T) {
 					t.Errorf("runs %d, expect 1", len(w.ws.Runs()))
 				}
 			}},
-		{"redrive an export job", func(w *opsWorld) {
-			w.queues[converterQ].Send(`{"version":"1.0","requestContext":{"condition":"RetriesExhausted","functionArn":"arn:aws:lambda:eu-west-1:123456789012:function:S-ExportConverter:$LATEST"},` +
-				`"requestPayload":{"exportArn":"arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/export/01795449600123-5f1c2e3a","exportTime":"2026-11-23T16:00:00Z",` +
-				`"table":"Orders","partitionKey":"pk","bucket":"lake","dataFileKey":"cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/data/abcdefghijklmnopqrstuvwxyz.json.gz",` +
-				`"itemCount":3,"md5Checksum":"1B2M2Y8AsgTpgAmY7PhCfg=="},"responseContext":{"statusCode":200,"functionError":"Unhandled"},` +
-				`"responsePayload":{"errorMessage":"get data file: AccessDenied"}}`)
-		}, []string{"redrive", "--stack", "S"}, exitOK,
+		{"redrive an export job", sendExportJob, []string{"redrive", "--stack", "S"}, exitOK,
 			[]string{"export queue:", converterQ + ": 1 messages: 1 redriven", "s3://lake/cdc-exports/AWSDynamoDB/01795449600123-5f1c2e3a/data/abcdefghijklmnopqrstuvwxyz.json.gz",
 				"gave up: RetriesExhausted", "-> cdc/table=Orders/dt=2026-11-23/hour=15/snapshot-", "written: 3 rows"}, nil,
 			func(t *testing.T, w *opsWorld) {
@@ -232,6 +236,9 @@ func TestOpsCommands(t *testing.T) {
 					t.Errorf("converter queue holds %d messages, expect none", n)
 				}
 			}},
+		{"redrive export queues without a stack", sendExportJob,
+			[]string{"redrive", "--converter-queue", converterQ, "--converter-function", "S-ExportConverter"}, exitOK,
+			[]string{"export queue:", converterQ + ": 1 messages: 1 redriven"}, nil, nil},
 		{"redrive bad source", nil, []string{"redrive", "--stack", "S", "--source", "exporter"}, exitUsage, nil, []string{`--source "exporter"`}, nil},
 		{"redrive without stack or queues", nil, []string{"redrive"}, exitUsage, nil, []string{"give --stack"}, nil},
 		{"replay dry run", func(w *opsWorld) { w.bucket.Put(key, []byte("x\n")) },

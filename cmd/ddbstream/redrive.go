@@ -45,8 +45,12 @@ job or event, so the conversion runs in AWS with the function's own role
 and memory. Snapshot object names depend only on the export and the data
 file, and their writes are conditional: a file converted meanwhile
 answers "already written", and nothing is duplicated. A message is
-deleted once the function answers without an error; conversions a
-redriven planner starts go on in AWS (ddbstream backfill follows them).
+deleted once the function answers with its own result (an answer that is
+not the converter's or the planner's keeps it); conversions a redriven
+planner starts go on in AWS (ddbstream backfill follows them). Export
+messages are taken one at a time and hidden for 16 minutes, longer than
+any Lambda invocation. For a dead-letter message, the summary shows why
+EventBridge gave up (its ERROR_CODE and ERROR_MESSAGE attributes).
 
 The functions' settings are read from the deployed functions (their
 environment), so everything is written and delivered as they would.
@@ -119,6 +123,19 @@ func runRedrive(ctx context.Context, e env, args []string) int {
 	}
 	if c.stack == "" && *streamerQueue == "" && *forwarderQueues == "" && *converterQueue == "" && *plannerQueues == "" {
 		return fail(e, "redrive", &usageError{msg: "give --stack, or the queues (--streamer-queue, --forwarder-queue, --converter-queue, --planner-queue) and functions"})
+	}
+	if c.stack == "" && *source == "all" {
+		// Without the stack's outputs, all means the queues given.
+		sources = nil
+		for _, s := range []struct {
+			given  bool
+			source redrive.Source
+		}{{*streamerQueue != "", redrive.Streamer}, {*forwarderQueues != "", redrive.Forwarder},
+			{*converterQueue != "" || *plannerQueues != "", redrive.Export}} {
+			if s.given {
+				sources = append(sources, s.source)
+			}
+		}
 	}
 	cl, err := e.connect(ctx, c.region, c.profile)
 	if err != nil {

@@ -217,7 +217,9 @@ func (d *doctor) queues(ctx context.Context) {
 	for _, q := range []queue{
 		{"export-converter-queue", "export converter on-failure queue", "ExportConverterFailureQueueUrl", "export data files the converter gave up on: the backfill is incomplete", redriveExports},
 		{"export-planner-queue", "export planner on-failure queue", "ExportPlannerFailureQueueUrl", "export summaries the planner gave up on: their exports are not converted", redriveExports},
-		{"export-trigger-dlq", "export planner trigger dead-letter queue", "ExportTriggerDeadLetterQueueUrl", "export summary events EventBridge could not hand to the planner", redriveExports},
+		{"export-trigger-dlq", "export planner trigger dead-letter queue", "ExportTriggerDeadLetterQueueUrl", "export summary events EventBridge could not hand to the planner",
+			"the planner never ran for these: each message's ERROR_CODE and ERROR_MESSAGE attributes say why (a missing permission or target: make deploy restores them), then: ddbstream redrive --stack " +
+				d.cfg.Stack + " --source export"},
 	} {
 		if d.outputs[q.output] != "" { // a stack from before the backfill has none
 			list = append(list, q)

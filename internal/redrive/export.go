@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,9 +39,11 @@ type plannerAnswer struct {
 	} `json:"exports"`
 }
 
-// alreadyWritten is the converter's outcome when every object of the
-// file was there already (converter.OutcomeAlreadyWritten).
+// The converter's outcomes (converter.Outcome*): alreadyWritten when
+// every object of the file was there already.
 const alreadyWritten = "already written"
+
+var converterOutcomes = []string{"written", alreadyWritten, "empty"}
 
 // FunctionInvoker runs a deployed function: the export functions are
 // redriven in AWS, with their own roles, rather than in this process.
@@ -116,8 +119,9 @@ func (r *run) converterMessage(ctx context.Context, m sqstypes.Message) (Message
 		return rep, false
 	}
 	var res converterAnswer
-	if err := json.Unmarshal(answer, &res); err != nil {
-		rep.Outcome, rep.Error = OutcomeFailed, fmt.Sprintf("the converter's answer %.200q is not its result: %v", answer, err)
+	if err := json.Unmarshal(answer, &res); err != nil || !slices.Contains(converterOutcomes, res.Outcome) {
+		// Another function's answer: nothing says the file was converted.
+		rep.Outcome, rep.Error = OutcomeFailed, fmt.Sprintf("the answer of %s, %.200q, is not the converter's result (is it the export converter?)", r.cfg.ConverterFunction, answer)
 		return rep, false
 	}
 	for _, k := range []string{res.Key, res.ErrorsKey} {
@@ -170,8 +174,9 @@ func (r *run) plannerMessage(ctx context.Context, m sqstypes.Message) (MessageRe
 		return rep, false
 	}
 	var resp plannerAnswer
-	if err := json.Unmarshal(answer, &resp); err != nil {
-		rep.Outcome, rep.Error = OutcomeFailed, fmt.Sprintf("the planner's answer %.200q is not its response: %v", answer, err)
+	if err := json.Unmarshal(answer, &resp); err != nil || len(resp.Exports) != len(ev.Objects) {
+		// Another function's answer: nothing says the export was planned.
+		rep.Outcome, rep.Error = OutcomeFailed, fmt.Sprintf("the answer of %s, %.200q, is not the planner's response for %d summaries (is it the export planner?)", r.cfg.PlannerFunction, answer, len(ev.Objects))
 		return rep, false
 	}
 	var details []string

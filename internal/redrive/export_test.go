@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -202,7 +203,8 @@ func TestExportPlannerRedrive(t *testing.T) {
 }
 
 // TestExportDryRunInvokesNothing: a dry run reads the export queues and
-// says what it would do, and invokes, deletes and hides nothing.
+// says what it would do, invokes and deletes nothing, and leaves every
+// message visible again.
 func TestExportDryRunInvokesNothing(t *testing.T) {
 	fl := &fakeLambda{answers: map[string]func([]byte) ([]byte, string){converterFunction: converterWrote("k")}}
 	w := exportWorld(t, fl)
@@ -216,6 +218,71 @@ func TestExportDryRunInvokesNothing(t *testing.T) {
 	}
 	if m := rep.Queues[0].Messages[0]; m.Subject != "s3://lake/"+dataFile || !strings.Contains(m.Detail, converterFunction) {
 		t.Errorf("dry run message: subject %q, detail %q", m.Subject, m.Detail)
+	}
+}
+
+// TestExportMessagesOneAtATime: each export message is a synchronous
+// invocation that may last Lambda's 15 minutes, so messages are received
+// one at a time and hidden for longer than that; the other queues' are
+// received ten at a time with the run's visibility.
+func TestExportMessagesOneAtATime(t *testing.T) {
+	fl := &fakeLambda{answers: map[string]func([]byte) ([]byte, string){converterFunction: converterWrote("k")}}
+	w := exportWorld(t, fl)
+	w.queues[converterQueue].Send(invocationRecord(t, job))
+	w.queues[converterQueue].Send(invocationRecord(t, strings.Replace(job, "abcdefghijklmnopqrstuvwxyz", "zyxwvutsrqponmlkjihgfedcba", 1)))
+	rep := w.run(t, nil)
+	if rep.Queues[0].Redriven != 2 {
+		t.Fatalf("redriven %d, expect 2", rep.Queues[0].Redriven)
+	}
+	for i, in := range w.queues[converterQueue].ReceiveInputs {
+		if in.MaxNumberOfMessages != 1 || in.VisibilityTimeout < 15*60+1 {
+			t.Errorf("receive %d: %d messages hidden %ds; expect 1, hidden for more than 900s", i, in.MaxNumberOfMessages, in.VisibilityTimeout)
+		}
+	}
+	w.queues[streamerQueue].Send("{}")
+	w.run(t, func(c *Config) { c.Sources = []Source{Streamer} })
+	if in := w.queues[streamerQueue].ReceiveInputs[0]; in.MaxNumberOfMessages != 10 || in.VisibilityTimeout != 15*60 {
+		t.Errorf("streamer queue receive: %d messages hidden %ds; expect 10 with the run's visibility", in.MaxNumberOfMessages, in.VisibilityTimeout)
+	}
+}
+
+// TestExportAnswerFromAnotherFunctionKeepsTheMessage: a function that
+// answers without an error but not with the converter's result or the
+// planner's response (a wrong --converter-function) converted nothing
+// that redrive can tell: the message is kept.
+func TestExportAnswerFromAnotherFunctionKeepsTheMessage(t *testing.T) {
+	other := func([]byte) ([]byte, string) { return []byte(`{}`), "" }
+	fl := &fakeLambda{answers: map[string]func([]byte) ([]byte, string){converterFunction: other, plannerFunction: other}}
+	w := exportWorld(t, fl)
+	w.queues[converterQueue].Send(invocationRecord(t, job))
+	w.queues[plannerQueue].Send(invocationRecord(t, eventBridgeEvent(summaryKey, "e1", "01")))
+	rep := w.run(t, nil)
+	for i, name := range []string{"converter", "planner"} {
+		m := rep.Queues[i].Messages[0]
+		if m.Outcome != OutcomeFailed || !strings.Contains(m.Error, "is it the export "+name) {
+			t.Errorf("%s: outcome %q, error %q; expect failed, asking whether it is the %s", name, m.Outcome, m.Error, name)
+		}
+	}
+	if len(w.queues[converterQueue].Bodies()) != 1 || len(w.queues[plannerQueue].Bodies()) != 1 {
+		t.Error("a message was deleted")
+	}
+}
+
+// TestDeadLetterSaysWhyEventBridgeGaveUp: EventBridge's ERROR_CODE and
+// ERROR_MESSAGE attributes on a dead-letter message are the report's
+// condition and last error.
+func TestDeadLetterSaysWhyEventBridgeGaveUp(t *testing.T) {
+	fl := &fakeLambda{answers: map[string]func([]byte) ([]byte, string){plannerFunction: func([]byte) ([]byte, string) {
+		return []byte(`{"exports":[{"bucket":"lake","key":"` + summaryKey + `","exportArn":"` + exportArn + `","status":"COMPLETED","dataFiles":1,"items":3,"invoked":1}]}`), ""
+	}}}
+	w := exportWorld(t, fl)
+	w.queues[exportTriggerDLQ].SendWithAttributes(eventBridgeEvent(summaryKey, "e1", "01"), map[string]string{
+		"RULE_ARN": "arn:aws:events:eu-west-1:123456789012:rule/planner", "ERROR_CODE": "NO_PERMISSIONS",
+		"ERROR_MESSAGE": "No permissions to invoke the target"})
+	rep := w.run(t, nil)
+	m := rep.Queues[2].Messages[0]
+	if m.Outcome != OutcomeRedriven || m.Condition != "EventBridge: NO_PERMISSIONS" || m.LastError != "No permissions to invoke the target" {
+		t.Errorf("outcome %q, condition %q, last error %q", m.Outcome, m.Condition, m.LastError)
 	}
 }
 
@@ -241,8 +308,8 @@ func TestExportRedriveNeedsItsFunctions(t *testing.T) {
 		if !errors.As(err, &re) || !strings.Contains(re.Error()+re.Remedy, tc.expect) {
 			t.Errorf("%s: got %v, expect an *Error naming %q", tc.name, err, tc.expect)
 		}
-		if w.queues[converterQueue].Visible() != 1 {
-			t.Errorf("%s: the message was received", tc.name)
+		if n := w.queues[converterQueue].Receives; n != 0 {
+			t.Errorf("%s: %d receives; expect none before the settings are checked", tc.name, n)
 		}
 	}
 	w := exportWorld(t, &fakeLambda{})
@@ -264,6 +331,9 @@ func TestAnswersAreTheFunctionsOwn(t *testing.T) {
 	}
 	if expect := (converterAnswer{Key: "k", ErrorsKey: "e", Outcome: alreadyWritten, Rows: 7, ConversionErrors: 2}); got != expect {
 		t.Errorf("converter answer: got %+v, expect %+v", got, expect)
+	}
+	if own := []string{converter.OutcomeWritten, converter.OutcomeAlreadyWritten, converter.OutcomeEmpty}; !slices.Equal(converterOutcomes, own) {
+		t.Errorf("converter outcomes: got %v, expect the converter's %v", converterOutcomes, own)
 	}
 	resp := planner.Response{Exports: []planner.ExportResult{{Key: "s", ExportArn: "a", Status: "COMPLETED", DataFiles: 4, Invoked: 3, Skipped: "x"}}}
 	b, _ = json.Marshal(resp)

@@ -58,13 +58,22 @@ func (r *run) drain(ctx context.Context, source Source, url string, handle handl
 	seen := map[string]bool{}
 	defer func() { q.Released, q.ReleaseErrors = r.release(ctx, url, kept) }()
 	r.progress(Progress{Source: source, Total: total})
+	batch, visibility := 10, r.cfg.Visibility
+	if source == Export {
+		// Each message is a synchronous invocation that may run for
+		// Lambda's 15 minutes: one at a time, hidden for longer than that,
+		// so that none comes back while the run still holds it.
+		batch, visibility = 1, max(visibility, exportVisibility)
+	}
 	for q.Received < r.cfg.MaxMessages {
 		out, err := r.queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
-			MaxNumberOfMessages:         int32(min(10, r.cfg.MaxMessages-q.Received)),
-			VisibilityTimeout:           int32(r.cfg.Visibility / time.Second),
+			MaxNumberOfMessages:         int32(min(batch, r.cfg.MaxMessages-q.Received)),
+			VisibilityTimeout:           int32(visibility / time.Second),
 			WaitTimeSeconds:             int32(r.cfg.Wait / time.Second),
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameSentTimestamp, sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
+			// A dead-letter queue's messages say why EventBridge gave up.
+			MessageAttributeNames: []string{dlqErrorCode, dlqErrorMessage},
 		})
 		if err != nil {
 			return q, fmt.Errorf("receive from %s: %w", url, err)
@@ -158,13 +167,29 @@ func sentAt(m sqstypes.Message) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
+// exportVisibility hides an export failure's message for longer than
+// the longest Lambda invocation (15 minutes).
+const exportVisibility = 16 * time.Minute
+
+// The message attributes EventBridge sets on what it sends a rule
+// target's dead-letter queue: why the event was not delivered
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+const (
+	dlqErrorCode    = "ERROR_CODE"
+	dlqErrorMessage = "ERROR_MESSAGE"
+)
+
 // asyncEvent reads the event of a failure message of an asynchronously
-// invoked function, noting in rep why Lambda gave up and the last error;
-// a body it cannot read marks rep not understood.
+// invoked function, noting in rep why Lambda gave up and the last error
+// (or, for a dead-letter queue's event, why EventBridge did); a body it
+// cannot read marks rep not understood.
 func asyncEvent(m sqstypes.Message, rep *MessageReport) (json.RawMessage, *InvocationFailure, bool) {
 	payload, rec, err := AsyncEvent(aws.ToString(m.Body))
 	if rec != nil {
 		rep.Condition, rep.LastError = rec.RequestContext.Condition, rec.ErrorMessage()
+	} else if code := aws.ToString(m.MessageAttributes[dlqErrorCode].StringValue); code != "" {
+		rep.Condition = "EventBridge: " + code
+		rep.LastError = aws.ToString(m.MessageAttributes[dlqErrorMessage].StringValue)
 	}
 	if err != nil {
 		rep.Outcome, rep.Error = OutcomeNotUnderstood, err.Error()

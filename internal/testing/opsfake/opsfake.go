@@ -37,14 +37,16 @@ type Queue struct {
 	messages []*message
 	next     int
 	// Deletes counts successful DeleteMessage calls; Receives the
-	// ReceiveMessage calls.
+	// ReceiveMessage calls, whose inputs are in ReceiveInputs.
 	Deletes, Receives int
+	ReceiveInputs     []sqs.ReceiveMessageInput
 	// FailDelete, when set, fails every DeleteMessage.
 	FailDelete error
 }
 
 type message struct {
 	id, body, handle string
+	attrs            map[string]string
 	sent, visibleAt  time.Time
 	receives         int
 }
@@ -53,12 +55,17 @@ type message struct {
 func NewQueue(url string) *Queue { return &Queue{URL: url} }
 
 // Send adds a message and returns its ID.
-func (q *Queue) Send(body string) string {
+func (q *Queue) Send(body string) string { return q.SendWithAttributes(body, nil) }
+
+// SendWithAttributes adds a message with string message attributes, as
+// EventBridge sends a dead-letter queue its ERROR_CODE and ERROR_MESSAGE,
+// and returns its ID.
+func (q *Queue) SendWithAttributes(body string, attrs map[string]string) string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.next++
 	id := fmt.Sprintf("msg-%04d", q.next)
-	q.messages = append(q.messages, &message{id: id, body: body, sent: time.Now()})
+	q.messages = append(q.messages, &message{id: id, body: body, attrs: attrs, sent: time.Now()})
 	return id
 }
 
@@ -98,6 +105,7 @@ func (q *Queue) ReceiveMessage(_ context.Context, in *sqs.ReceiveMessageInput, _
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.Receives++
+	q.ReceiveInputs = append(q.ReceiveInputs, *in)
 	if err := q.check(in.QueueUrl); err != nil {
 		return nil, err
 	}
@@ -129,9 +137,25 @@ func (q *Queue) ReceiveMessage(_ context.Context, in *sqs.ReceiveMessageInput, _
 				"SentTimestamp":           strconv.FormatInt(m.sent.UnixMilli(), 10),
 				"ApproximateReceiveCount": strconv.Itoa(m.receives),
 			},
+			MessageAttributes: messageAttributes(m.attrs, in.MessageAttributeNames),
 		})
 	}
 	return out, nil
+}
+
+// messageAttributes are the attributes a receive asked for by name, or
+// all of them for "All", as SQS returns them.
+func messageAttributes(attrs map[string]string, names []string) map[string]sqstypes.MessageAttributeValue {
+	out := map[string]sqstypes.MessageAttributeValue{}
+	for k, v := range attrs {
+		if slices.Contains(names, k) || slices.Contains(names, "All") {
+			out[k] = sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func (q *Queue) byHandle(handle *string) (int, error) {
