@@ -17,12 +17,14 @@
 //   - exports: DynamoDB's table export API in front of DynamoDB Local,
 //     writing AWS's export layout into S3;
 //   - lambdaapi: Lambda's Invoke API, through which the planner starts
-//     the converter asynchronously, with Lambda's retries;
+//     the converter asynchronously, with Lambda's retries, and ddbstream
+//     redrive invokes the planner and the converter synchronously;
 //   - secretsmanager: the Secrets Manager endpoint holding the Databricks
 //     secret;
-//   - sqsapi: SQS, holding the streamer's on-failure queue, which the
-//     poller fills with AWS's on-failure records and ddbstream redrive
-//     reads with the SDK;
+//   - sqsapi: SQS, holding the on-failure queues of the streamer (which
+//     the poller fills with AWS's batch records), of the converter and of
+//     the planner (AWS's asynchronous invocation records, from lambdaapi
+//     and the planner's rule), which ddbstream redrive reads with the SDK;
 //   - smoke: the check of a deployed stack (make smoke).
 //
 // A backfill runs as in AWS: Pipeline.Backfill runs ddbstream backfill's
@@ -36,7 +38,8 @@
 // only AWS's record in the on-failure queue; Pipeline.Redrive runs
 // ddbstream redrive's logic (internal/redrive) on that queue, reading the
 // range again from DynamoDB Local's stream and writing it with the
-// streamer's own handler and settings.
+// streamer's own handler and settings. Pipeline.RedriveExports hands
+// the export functions' given-up events back to them through lambdaapi.
 //
 // The fake Databricks workspace is internal/testing/fakedatabricks. The
 // parts tell a waiter when their state changes (internal/wake), so

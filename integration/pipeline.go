@@ -26,6 +26,7 @@ import (
 
 	"github.com/ddbstream/pipeline/integration/eventbus"
 	"github.com/ddbstream/pipeline/integration/exports"
+	"github.com/ddbstream/pipeline/integration/internal/lambdarecord"
 	"github.com/ddbstream/pipeline/integration/lambdaapi"
 	"github.com/ddbstream/pipeline/integration/poller"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
@@ -132,6 +133,10 @@ func (o *Options) defaults() {
 // local Lambda endpoint serves it to the planner.
 const ConverterFunction = "exportconverter"
 
+// PlannerFunction is the export planner's name on the local Invoke
+// endpoint, where ddbstream redrive invokes it.
+const PlannerFunction = "exportplanner"
+
 // converterRetries and asyncRetryDelay model Lambda's asynchronous
 // invocation: two retries by default, here a moment apart rather than a
 // minute or two. Nothing waits on the delay: the queues report progress.
@@ -159,6 +164,12 @@ const StreamerFailureQueue = "streamer-failures"
 // the converter, as the stack's converter on-failure queue (output
 // ExportConverterFailureQueueUrl), which ddbstream redrive reads.
 const ConverterFailureQueue = "export-converter-failures"
+
+// PlannerFailureQueue is the export planner's on-failure queue on the
+// local SQS endpoint (the stack's ExportPlannerFailureQueueUrl): the
+// planner's rule gives up on an event after its retries and sends AWS's
+// invocation record there.
+const PlannerFailureQueue = "export-planner-failures"
 
 // StreamerFunctionARN names the streamer in the mapping's on-failure
 // records.
@@ -203,7 +214,9 @@ type Pipeline struct {
 	// (ConverterFailureQueue) on SQS: Lambda sends it AWS's invocation
 	// record of each conversion it gives up on (also in Lambda.Failed).
 	ConverterFailureQueueURL string
-	SQSClient                *sqs.Client
+	// PlannerFailureQueueURL is the planner's (PlannerFailureQueue).
+	PlannerFailureQueueURL string
+	SQSClient              *sqs.Client
 	// LambdaClient is the SDK's Lambda client on the Invoke endpoint, as
 	// ddbstream redrive invokes the export functions.
 	LambdaClient *lambda.Client
@@ -348,13 +361,24 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.SQS = sqsapi.New()
 	p.SQS.CreateQueue(StreamerFailureQueue)
 	p.SQS.CreateQueue(ConverterFailureQueue)
+	p.SQS.CreateQueue(PlannerFailureQueue)
 	sqsSrv := p.serve(p.SQS, false)
 	p.StreamerFailureQueueURL = sqsapi.URL(sqsSrv.URL, StreamerFailureQueue)
 	p.ConverterFailureQueueURL = sqsapi.URL(sqsSrv.URL, ConverterFailureQueue)
+	p.PlannerFailureQueueURL = sqsapi.URL(sqsSrv.URL, PlannerFailureQueue)
 	p.SQSClient = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(sqsSrv.URL) })
 
 	p.PlannerRoute = &eventbus.Route{Name: "export planner", Rule: eventrule.ExportManifest(opts.Bucket, p.ExportPrefix),
-		Retries: 2, RetryDelay: 300 * time.Millisecond}
+		Retries: 2, RetryDelay: 300 * time.Millisecond,
+		// As the deployed planner's on-failure destination.
+		OnFailure: func(ev []byte, attempts int, fnErr error) {
+			rec, err := lambdarecord.Invocation{FunctionARN: "arn:aws:lambda:us-east-1:" + sqsapi.Account + ":function:" + PlannerFunction + ":$LATEST",
+				Payload: ev, Attempts: attempts, ErrorPayload: lambdarecord.ErrorPayload(fnErr), RequestID: lambdarecord.NewRequestID(),
+				At: time.Now()}.Record()
+			if err == nil {
+				_, _ = p.SQS.Send(PlannerFailureQueue, string(rec)) // unsent, it stays in PlannerRoute.Failed
+			}
+		}}
 	p.Relay = &eventbus.Relay{Bucket: opts.Bucket, Prefix: opts.Prefix, Retries: 2,
 		RetryDelay: 300 * time.Millisecond, Duplicate: opts.DuplicateEvents, Routes: []*eventbus.Route{p.PlannerRoute}}
 	relaySrv := p.serve(p.Relay, false)
@@ -427,6 +451,12 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		OnFailure: func(record []byte) error {
 			_, err := p.SQS.Send(ConverterFailureQueue, string(record))
 			return err
+		},
+	}, PlannerFunction: {
+		// Invoked here only synchronously, by ddbstream redrive; the
+		// planner's own trigger is the rule (PlannerRoute).
+		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
+			return invoke(ctx, p.Planner, payload)
 		},
 	}}); err != nil {
 		return nil, err

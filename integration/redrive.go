@@ -43,12 +43,14 @@ func (p *Pipeline) Redrive(ctx context.Context, stream redrive.Stream) (redrive.
 
 // RedriveExports runs ddbstream redrive's logic as the command runs it
 // with --source export, against the local pipeline: it reads the
-// converter's on-failure queue through the SQS endpoint with the SDK and
-// invokes the converter again, synchronously, through the Invoke endpoint
-// with the SDK's Lambda client, with each job Lambda gave up on.
+// converter's and the planner's on-failure queues through the SQS
+// endpoint with the SDK and invokes the function again, synchronously,
+// through the Invoke endpoint with the SDK's Lambda client, with each job
+// or event Lambda gave up on.
 func (p *Pipeline) RedriveExports(ctx context.Context) (redrive.Report, error) {
 	return redrive.Run(ctx, redrive.Config{
 		Sources: []redrive.Source{redrive.Export}, ConverterQueueURL: p.ConverterFailureQueueURL, ConverterFunction: ConverterFunction,
+		PlannerQueueURLs: []string{p.PlannerFailureQueueURL}, PlannerFunction: PlannerFunction,
 		Wait: -1, // as in Redrive: the messages are there before the run
 	}, redrive.Clients{Queue: p.SQSClient, Lambda: p.LambdaClient})
 }

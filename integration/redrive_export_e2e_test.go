@@ -27,35 +27,9 @@ func TestRedriveConvertsWhatTheConverterGaveUpOn(t *testing.T) {
 
 	// The backfill starts the export and follows its conversion, which
 	// cannot end; it is stopped once every conversion has been given up.
-	started := make(chan string, 1)
-	bctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		_, err := p.Backfill(bctx, func(pr backfill.Progress) {
-			select {
-			case started <- pr.ExportARN:
-			default:
-			}
-		})
-		done <- err
-	}()
-	var arn string
-	select {
-	case arn = <-started:
-	case err := <-done:
-		t.Fatalf("backfill ended before its export started: %v", err)
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
-	}
-	if status, err := p.Exports.Wait(ctx, arn); err != nil || status != "COMPLETED" {
-		t.Fatalf("export %s: %s, %v", arn, status, err)
-	}
+	arn, stop := startBackfill(t, ctx, p)
 	drain(t, ctx, p, 0) // every conversion ended: given up on
 	stop()
-	var unfinished *backfill.Error
-	if err := <-done; !errors.As(err, &unfinished) || !unfinished.Unfinished {
-		t.Fatalf("backfill: got %v, expect it stopped unfinished", err)
-	}
 	files := len(p.Lambda.Failed())
 	bodies := p.SQS.Bodies(ConverterFailureQueue)
 	if !check(t,
@@ -126,4 +100,109 @@ func TestRedriveConvertsWhatTheConverterGaveUpOn(t *testing.T) {
 		expectation{field: "snapshot rows found twice", got: v.SnapshotDuplicates, expect: 0},
 	)
 	checkEqual(t, reconciled(t, ctx, p), preloaded)
+}
+
+// TestRedrivePlansWhatThePlannerGaveUpOn: while the planner may not
+// invoke the converter (Lambda answers AccessDeniedException, as to a
+// role without lambda:InvokeFunction), the planner fails on the
+// export's summary event, the rule's retries fail too, and AWS's
+// invocation record goes to the planner's on-failure queue: nothing is
+// converted. Once the permission is back, the redrive invokes the
+// planner with the original event; it starts a conversion per data file,
+// the backfill then finds the export converted, and the lake equals the
+// table.
+func TestRedrivePlansWhatThePlannerGaveUpOn(t *testing.T) {
+	const preloaded = 200
+	p := startPipeline(t, Options{Preload: preload(preloaded)})
+	ctx, cancel := context.WithTimeout(context.Background(), backfillLimit)
+	defer cancel()
+	p.Lambda.Deny(true)
+
+	arn, stop := startBackfill(t, ctx, p)
+	drain(t, ctx, p, 0) // the planner's event handled: given up on
+	stop()
+	bodies := p.SQS.Bodies(PlannerFailureQueue)
+	if !check(t,
+		expectation{field: "planner invocations (1 + 2 retries)", got: p.PlannerRoute.Invocations(), expect: 3},
+		expectation{field: "messages in the planner's on-failure queue", got: len(bodies), expect: 1},
+		expectation{field: "converter invocations", got: p.Lambda.Invocations(ConverterFunction), expect: 0},
+		expectation{field: "snapshot objects stored", got: len(p.ConverterS3Faults.Stored()), expect: 0},
+	) {
+		t.FailNow()
+	}
+	_, rec, err := redrive.AsyncEvent(bodies[0])
+	if err != nil || rec == nil {
+		t.Fatalf("the on-failure message is not an invocation record: %v\n%s", err, bodies[0])
+	}
+	if !strings.Contains(rec.ErrorMessage(), "AccessDeniedException") || rec.RequestContext.ApproximateInvokeCount != 3 ||
+		!strings.HasSuffix(rec.RequestContext.FunctionARN, ":function:"+PlannerFunction+":$LATEST") {
+		t.Errorf("on-failure record: error %q, %d attempts, function %s", rec.ErrorMessage(), rec.RequestContext.ApproximateInvokeCount, rec.RequestContext.FunctionARN)
+	}
+
+	p.Lambda.Deny(false)
+	rep, err := p.RedriveExports(ctx)
+	t.Logf("redrive:\n%s", RedriveSummary(rep))
+	if err != nil {
+		t.Fatalf("redrive: %v", err)
+	}
+	planner := rep.Queues[1]
+	if !check(t,
+		expectation{field: "planner queue redriven", got: planner.Redriven, expect: 1},
+		expectation{field: "planner queue deleted", got: planner.Deleted, expect: 1},
+		expectation{field: "problems", got: rep.Problems(), expect: 0},
+		expectation{field: "messages left", got: len(p.SQS.Bodies(PlannerFailureQueue)), expect: 0},
+	) {
+		t.FailNow()
+	}
+	if d := planner.Messages[0].Detail; !strings.Contains(d, "converters started for 4 data files") {
+		t.Errorf("planner redrive detail %q: expect its converters started", d)
+	}
+	drain(t, ctx, p, 0) // the conversions the redriven planner started
+	r := runBackfill(t, ctx, p, nil)
+	checkConverted(t, r, preloaded)
+	if r.ExportARN != arn || !r.AlreadyDone {
+		t.Errorf("backfill: export %s (already done %v), expect it to find %s converted", r.ExportARN, r.AlreadyDone, arn)
+	}
+	checkEqual(t, reconciled(t, ctx, p), preloaded)
+}
+
+// startBackfill runs the backfill in the background until its export is
+// complete, and returns the export's ARN and a stop that ends the
+// backfill, which must then report its conversion unfinished.
+func startBackfill(t *testing.T, ctx context.Context, p *Pipeline) (string, func()) {
+	t.Helper()
+	started := make(chan string, 1)
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Backfill(bctx, func(pr backfill.Progress) {
+			select {
+			case started <- pr.ExportARN:
+			default:
+			}
+		})
+		done <- err
+	}()
+	var arn string
+	select {
+	case arn = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("backfill ended before its export started: %v", err)
+	case <-ctx.Done():
+		cancel()
+		t.Fatal(ctx.Err())
+	}
+	if status, err := p.Exports.Wait(ctx, arn); err != nil || status != "COMPLETED" {
+		cancel()
+		t.Fatalf("export %s: %s, %v", arn, status, err)
+	}
+	return arn, func() {
+		t.Helper()
+		cancel()
+		var unfinished *backfill.Error
+		if err := <-done; !errors.As(err, &unfinished) || !unfinished.Unfinished {
+			t.Fatalf("backfill: got %v, expect it stopped unfinished", err)
+		}
+	}
 }

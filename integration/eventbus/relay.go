@@ -63,6 +63,11 @@ type Route struct {
 	Invoke     func(ctx context.Context, payload []byte) (fnErr error, err error)
 	Retries    int
 	RetryDelay time.Duration
+	// OnFailure, if set, is called with an event whose attempts were all
+	// spent, their number and the last function error, as Lambda then
+	// sends the function's on-failure destination its record; the event
+	// is in Failed as well.
+	OnFailure func(event []byte, attempts int, fnErr error)
 
 	queue chan []byte
 
@@ -155,6 +160,9 @@ func (r *Relay) deliver(ctx context.Context, rt *Route, ev []byte) {
 			return
 		}
 		if attempt >= retries {
+			if rt.OnFailure != nil {
+				rt.OnFailure(ev, attempt+1, fnErr)
+			}
 			rt.mu.Lock()
 			rt.failed = append(rt.failed, ev)
 			rt.mu.Unlock()

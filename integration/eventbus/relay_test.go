@@ -437,7 +437,13 @@ func TestRelayRoutesEachRuleToItsTarget(t *testing.T) {
 			return nil, nil
 		}
 	}
-	planner := &Route{Name: "planner", Rule: eventrule.ExportManifest("cdc-local", "cdc-exports"), Invoke: record("planner", true), Retries: 1}
+	var gaveUp []string // the on-failure hook's calls
+	planner := &Route{Name: "planner", Rule: eventrule.ExportManifest("cdc-local", "cdc-exports"), Invoke: record("planner", true), Retries: 1,
+		OnFailure: func(ev []byte, attempts int, fnErr error) {
+			mu.Lock()
+			gaveUp = append(gaveUp, fmt.Sprintf("%d attempts, %v, event names the summary: %v", attempts, fnErr, bytes.Contains(ev, []byte(summaryKey))))
+			mu.Unlock()
+		}}
 	r := &Relay{Bucket: "cdc-local", Prefix: "cdc", Invoke: record("forwarder", false), Routes: []*Route{planner}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -465,6 +471,9 @@ func TestRelayRoutesEachRuleToItsTarget(t *testing.T) {
 	expect := map[string][]string{"forwarder": {dataKey}, "planner": {summaryKey, summaryKey}} // the planner's event once retried
 	if !reflect.DeepEqual(got, expect) {
 		t.Errorf("invocations by target: got %v, expect %v", got, expect)
+	}
+	if expect := []string{"2 attempts, function error, event names the summary: true"}; !reflect.DeepEqual(gaveUp, expect) {
+		t.Errorf("OnFailure: got %v, expect %v", gaveUp, expect)
 	}
 	for _, f := range []struct {
 		field       string

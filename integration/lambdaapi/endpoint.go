@@ -1,10 +1,8 @@
 package lambdaapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/ddbstream/pipeline/integration/internal/lambdarecord"
 	"github.com/ddbstream/pipeline/integration/internal/wake"
-	"github.com/ddbstream/pipeline/integration/runtimeapi"
 )
 
 // Invoker runs one invocation of a function. fnErr is a function error
@@ -70,53 +67,13 @@ type Failure struct {
 
 // ConditionRetriesExhausted is the record's condition when every attempt
 // failed, the only way the model gives up (it has no event age limit).
-const ConditionRetriesExhausted = "RetriesExhausted"
-
-// invocationRecord is the JSON Lambda sends an asynchronous invocation's
-// on-failure destination, field for field as AWS documents it
-// (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html):
-// the event itself is requestPayload.
-type invocationRecord struct {
-	Version         string                       `json:"version"`
-	Timestamp       string                       `json:"timestamp"`
-	RequestContext  lambdarecord.RequestContext  `json:"requestContext"`
-	RequestPayload  json.RawMessage              `json:"requestPayload"`
-	ResponseContext lambdarecord.ResponseContext `json:"responseContext"`
-	ResponsePayload json.RawMessage              `json:"responsePayload,omitempty"`
-}
+const ConditionRetriesExhausted = lambdarecord.ConditionRetriesExhausted
 
 // Record renders the failure as the invocation record Lambda sends the
-// on-failure destination: requestPayload is the event as invoked (JSON
-// re-encoding drops only insignificant whitespace), the timestamp RFC
-// 3339 in UTC with milliseconds, and the function error "Unhandled", as
-// Lambda reports an error a function returned or a crash.
+// on-failure destination (lambdarecord.Invocation).
 func (f Failure) Record() ([]byte, error) {
-	r := invocationRecord{
-		Version: lambdarecord.Version, Timestamp: lambdarecord.Timestamp(f.At),
-		RequestContext: lambdarecord.RequestContext{RequestID: f.RequestID, FunctionARN: arn(f.Function, "$LATEST"),
-			Condition: ConditionRetriesExhausted, ApproximateInvokeCount: f.Attempts},
-		RequestPayload: f.Payload, ResponseContext: lambdarecord.Response(true), ResponsePayload: f.ErrorPayload,
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keep the event's strings as sent
-	if err := enc.Encode(r); err != nil {
-		return nil, fmt.Errorf("on-failure record: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// errorPayload is fnErr as a function's error response: the runtime API's
-// error with its type, any other error by its message only.
-func errorPayload(fnErr error) []byte {
-	var fe *runtimeapi.FunctionError
-	var out []byte
-	if errors.As(fnErr, &fe) {
-		out, _ = json.Marshal(map[string]string{"errorMessage": fe.Message, "errorType": fe.Type})
-	} else {
-		out, _ = json.Marshal(map[string]string{"errorMessage": fnErr.Error()})
-	}
-	return out
+	return lambdarecord.Invocation{FunctionARN: arn(f.Function, "$LATEST"), Payload: f.Payload, Attempts: f.Attempts,
+		ErrorPayload: f.ErrorPayload, RequestID: f.RequestID, At: f.At}.Record()
 }
 
 // Endpoint is the Invoke API for a fixed set of functions. Create it with
@@ -131,7 +88,13 @@ type Endpoint struct {
 	mu      sync.Mutex
 	pending int
 	failed  []Failure
+	denied  bool
 }
+
+// Deny answers every invocation from now on as Lambda answers a caller
+// without lambda:InvokeFunction (403 AccessDeniedException), until
+// Deny(false): the local stand-in for a role missing its permission.
+func (e *Endpoint) Deny(denied bool) { e.mu.Lock(); e.denied = denied; e.mu.Unlock() }
 
 // function is one served function and its asynchronous queue.
 type function struct {
@@ -267,7 +230,7 @@ func (e *Endpoint) attempt(f *function, ev *event) {
 	}
 	if ev.attempts > f.cfg.Retries {
 		failure := Failure{Function: f.name, Payload: ev.payload, Attempts: ev.attempts, Error: fnErr.Error(),
-			ErrorPayload: errorPayload(fnErr), RequestID: ev.requestID, At: time.Now()}
+			ErrorPayload: lambdarecord.ErrorPayload(fnErr), RequestID: ev.requestID, At: time.Now()}
 		if f.cfg.OnFailure != nil {
 			if rec, err := failure.Record(); err == nil {
 				_ = f.cfg.OnFailure(rec) // undelivered, it stays in Failed only
@@ -329,6 +292,13 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, qualifier := parseFunction(ref)
 	if q := r.URL.Query().Get("Qualifier"); q != "" {
 		qualifier = q
+	}
+	e.mu.Lock()
+	denied := e.denied
+	e.mu.Unlock()
+	if denied {
+		writeError(w, http.StatusForbidden, "AccessDeniedException", "User is not authorized to perform: lambda:InvokeFunction on resource: "+arn(name, qualifier))
+		return
 	}
 	f, ok := e.fns[name]
 	if !ok || (qualifier != "" && qualifier != "$LATEST") {

@@ -15,9 +15,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/ddbstream/pipeline/integration/lambdaapi"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
@@ -350,6 +352,31 @@ func TestRequestResponseAnswersThePayloadOrTheError(t *testing.T) {
 	}
 	if got := len(rec.got()); got != 2 {
 		t.Errorf("invocations: got %d, expect 2 (DryRun runs nothing)", got)
+	}
+}
+
+// TestDenyAnswersAccessDenied: while denied, every invocation is
+// refused as Lambda refuses a caller without lambda:InvokeFunction, and
+// nothing runs; afterwards invocations run again.
+func TestDenyAnswersAccessDenied(t *testing.T) {
+	rec := &recorder{}
+	e, client := start(t, map[string]lambdaapi.Function{"f": {Invoke: rec.invoke}})
+	ctx := context.Background()
+	e.Deny(true)
+	for _, typ := range []types.InvocationType{types.InvocationTypeEvent, types.InvocationTypeRequestResponse} {
+		_, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f"), InvocationType: typ, Payload: []byte(`{}`)})
+		var api smithy.APIError
+		var re *awshttp.ResponseError
+		if !errors.As(err, &api) || api.ErrorCode() != "AccessDeniedException" || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusForbidden {
+			t.Errorf("%s while denied: got %v, expect 403 AccessDeniedException", typ, err)
+		}
+	}
+	e.Deny(false)
+	if _, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f"), Payload: []byte(`{}`)}); err != nil {
+		t.Fatalf("after Deny(false): %v", err)
+	}
+	if got := len(rec.got()); got != 1 {
+		t.Errorf("invocations: got %d, expect 1 (none while denied)", got)
 	}
 }
 
