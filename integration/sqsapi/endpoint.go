@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ddbstream/pipeline/integration/internal/wake"
 )
 
 // Account is the account in the queues' URLs and ARNs, the one the local
@@ -31,6 +33,26 @@ type Endpoint struct {
 	// becomes visible, to wake long polls.
 	arrived chan struct{}
 	nextID  int
+	// polling counts the receives long-polling now; polls is notified
+	// when it changes.
+	polling int
+	polls   wake.Signal
+}
+
+// Polling counts the receives waiting for a message now, and
+// PollingChanged returns a channel closed when that count next changes,
+// so that a test can send to a receive known to be waiting.
+func (e *Endpoint) Polling() int { e.mu.Lock(); defer e.mu.Unlock(); return e.polling }
+
+// PollingChanged: see Polling.
+func (e *Endpoint) PollingChanged() <-chan struct{} { return e.polls.C() }
+
+// poll counts a long poll in (+1) or out (-1).
+func (e *Endpoint) poll(delta int) {
+	e.mu.Lock()
+	e.polling += delta
+	e.mu.Unlock()
+	e.polls.Notify()
 }
 
 type queue struct {
@@ -310,14 +332,17 @@ func (e *Endpoint) receiveMessage(ctx context.Context, in request) (any, *apiErr
 			wait = max(time.Until(next), time.Millisecond)
 		}
 		t := time.NewTimer(wait)
+		e.poll(+1)
 		select {
 		case <-wake:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+			e.poll(-1)
 			return map[string]any{"Messages": []any{}}, nil
 		}
 		t.Stop()
+		e.poll(-1)
 	}
 }
 

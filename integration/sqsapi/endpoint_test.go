@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -112,16 +111,31 @@ func TestLongPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		e.Send("q", "late")
-	}()
-	start := time.Now()
-	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: created.QueueUrl, WaitTimeSeconds: 5, VisibilityTimeout: 1})
-	if err != nil || len(out.Messages) != 1 || time.Since(start) > 4*time.Second {
-		t.Fatalf("long poll: %d messages after %s, %v", len(out.Messages), time.Since(start), err)
+	type received struct {
+		out *sqs.ReceiveMessageOutput
+		err error
 	}
-	out, err = c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: created.QueueUrl, WaitTimeSeconds: 3})
+	got := make(chan received, 1)
+	go func() {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: created.QueueUrl, WaitTimeSeconds: 20, VisibilityTimeout: 1})
+		got <- received{out, err}
+	}()
+	for { // the message is sent once the receive is waiting, not after a pause
+		changed := e.PollingChanged()
+		if e.Polling() > 0 {
+			break
+		}
+		<-changed
+	}
+	e.Send("q", "late")
+	r := <-got
+	if r.err != nil || len(r.out.Messages) != 1 {
+		t.Fatalf("long poll: %+v, %v; expect the message sent while it waited", r.out, r.err)
+	}
+	if n := e.Polling(); n != 0 {
+		t.Errorf("Polling after the receive: got %d, expect 0", n)
+	}
+	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: created.QueueUrl, WaitTimeSeconds: 3})
 	if err != nil || len(out.Messages) != 1 || !strings.Contains(aws.ToString(out.Messages[0].ReceiptHandle), "#2#") {
 		t.Errorf("after the visibility timeout: %+v, %v", out.Messages, err)
 	}
