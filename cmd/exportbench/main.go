@@ -40,7 +40,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,15 +255,9 @@ func run(args []string, stdout io.Writer) error {
 	runtime.GOMAXPROCS(*procs)
 	runtime.GC()
 	debug.FreeOSMemory()
-	if *cpuProfile != "" {
-		pf, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
+	stopProfile, err := procstat.CPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
 	procstat.ResetPeakRSS()
 	cpuStart := cpuTime()
@@ -272,9 +265,7 @@ func run(args []string, stdout io.Writer) error {
 	res, err := c.Handle(context.Background(), job)
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpuStart
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	rss := procstat.PeakRSS()
 	runtime.GOMAXPROCS(runtime.NumCPU())
 	if err != nil {

@@ -36,7 +36,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -115,22 +114,14 @@ func run(args []string, stdout io.Writer) error {
 	debug.FreeOSMemory()
 	procstat.ResetPeakRSS()
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := procstat.CPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	res, err := foldLake(lake.objects, work, n, budget)
 	elapsed := time.Since(start)
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return err
 	}

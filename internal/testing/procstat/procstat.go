@@ -1,5 +1,6 @@
-// Package procstat reads the process's memory high-water mark on Linux,
-// for the benchmarks' peak RSS figures.
+// Package procstat measures the benchmarks' own process: its memory
+// high-water mark on Linux, for their peak RSS figures, and a CPU profile
+// of the timed part.
 package procstat
 
 import (
