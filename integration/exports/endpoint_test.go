@@ -40,7 +40,7 @@ const (
 // exact text must survive into the data files.
 var items = []string{
 	`{"pk":{"S":"a"},"n":{"N":"12345678901234567890123456789012345678"}}`,
-	`{"pk":{"S":"b"},"e":{"N":"1E+130"},"s":{"S":"caf\u00e9 \"q\" \/"}}`,
+	`{"pk":{"S":"b"},"e":{"N":"1E+125"},"s":{"S":"caf\u00e9 \"q\" \/"}}`,
 	`{"pk":{"S":"c"},"b":{"B":"3q2+7w=="},"l":{"L":[{"NULL":true},{"M":{}}]}}`,
 	`{ "pk" : {"S":"d"} }`,
 }

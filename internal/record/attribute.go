@@ -46,18 +46,17 @@ func (c *Converter) attrMap(b []byte, i, depth int, dst []byte) ([]byte, int, er
 	}
 	dst = append(dst, '{')
 	first := true
-	end, err := members(b, i, depth, func(key []byte, v int) (int, error) {
+	end, err := members(b, i, depth, func(key []byte, esc bool, v int) (int, error) {
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(dst, '"')
-		dst = append(dst, key...)
-		dst = append(dst, '"', ':')
 		var end int
 		var err error
-		dst, end, err = c.attr(b, v, depth+1, dst)
-		if err != nil {
+		if dst, err = c.appendName(dst, key, esc); err != nil {
+			return 0, within(err, string(key))
+		}
+		if dst, end, err = c.attr(b, v, depth+1, dst); err != nil {
 			return 0, within(err, string(key))
 		}
 		return end, nil
@@ -68,32 +67,77 @@ func (c *Converter) attrMap(b []byte, i, depth int, dst []byte) ([]byte, int, er
 	return append(dst, '}'), end, nil
 }
 
+// appendName appends an attribute's name, raw as written between the
+// quotes, as a member name, "name":. A name that holds an escape (esc) is
+// written as the canonical writer writes keys (appendCanonical), so that
+// an item's image has the same names from the stream, an export or a Scan
+// whatever their encoder escaped. A name without an escape is canonical
+// already and copied as is: the hot path.
+func (c *Converter) appendName(dst, raw []byte, esc bool) ([]byte, error) {
+	dst = append(dst, '"')
+	if !esc {
+		dst = append(dst, raw...)
+		return append(dst, '"', ':'), nil
+	}
+	dst, err := c.appendCanonical(dst, raw, true)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '"', ':'), nil
+}
+
+// name returns the text of a member's name, raw as written between the
+// quotes: raw itself when it holds no escape (the hot path), otherwise its
+// escapes resolved into a scratch buffer valid until the next call. JSON
+// says an escaped name is the name, so "\u004eewImage" is NewImage. A name
+// that cannot be resolved (an unpaired surrogate) comes back nil, which
+// matches no name the converter looks for.
+func (c *Converter) name(raw []byte, esc bool) []byte {
+	if !esc {
+		return raw
+	}
+	return c.resolve(raw)
+}
+
+// resolve returns the text of raw, the content of a JSON string that
+// holds an escape, in a scratch buffer valid until the next call; nil when
+// it holds an unpaired surrogate, which no DynamoDB string can.
+func (c *Converter) resolve(raw []byte) []byte {
+	var err error
+	if c.resolved, err = unescape(c.resolved[:0], raw); err != nil {
+		return nil
+	}
+	return c.resolved
+}
+
 // attrOpen reads the start of an attribute value, {"<type>": value}, at
-// b[i]: it returns the type and the index of the value. attr and keyValue
-// share it so that a key and an image report a malformed value alike.
-func attrOpen(b []byte, i int) (typ []byte, j int, err error) {
+// b[i]: it returns the type's name as written, whether that holds an
+// escape (to resolve with name), and the index of the value. attr and
+// keyValue share it so that a key and an image report a malformed value
+// alike.
+func attrOpen(b []byte, i int) (typ []byte, esc bool, j int, err error) {
 	if b[i] != '{' {
-		return nil, 0, convErr(`attribute value must be an object such as {"S": "text"}`)
+		return nil, false, 0, convErr(`attribute value must be an object such as {"S": "text"}`)
 	}
 	j = skipWS(b, i+1)
 	if j >= len(b) {
-		return nil, 0, syntaxErr(j, "unexpected end of input")
+		return nil, false, 0, syntaxErr(j, "unexpected end of input")
 	}
 	if b[j] == '}' {
-		return nil, 0, convErr("attribute value has no type")
+		return nil, false, 0, convErr("attribute value has no type")
 	}
 	if b[j] != '"' {
-		return nil, 0, syntaxErr(j, "expected object key")
+		return nil, false, 0, syntaxErr(j, "expected object key")
 	}
-	ke, err := scanString(b, j)
+	ke, esc, err := scanString(b, j)
 	if err != nil {
-		return nil, 0, err
+		return nil, false, 0, err
 	}
 	typ = b[j+1 : ke-1]
 	if j, err = expect(b, ke, ':'); err != nil {
-		return nil, 0, err
+		return nil, false, 0, err
 	}
-	return typ, j, nil
+	return typ, esc, j, nil
 }
 
 // attrClose checks that the attribute value ends at b[j], just past its
@@ -111,10 +155,11 @@ func attrClose(b []byte, j int) (int, error) {
 
 // attr converts one attribute value, {"<type>": value}.
 func (c *Converter) attr(b []byte, i, depth int, dst []byte) ([]byte, int, error) {
-	typ, j, err := attrOpen(b, i)
+	typ, esc, j, err := attrOpen(b, i)
 	if err != nil {
 		return dst, 0, err
 	}
+	typ = c.name(typ, esc)
 	typed := c.format == DynamoDB
 	if typed {
 		dst = append(dst, '{', '"')
@@ -126,7 +171,7 @@ func (c *Converter) attr(b []byte, i, depth int, dst []byte) ([]byte, int, error
 		if b[j] != '"' {
 			return dst, 0, convErr("%s value must be a string", typ)
 		}
-		e, err := scanString(b, j)
+		e, _, err := scanString(b, j)
 		if err != nil {
 			return dst, 0, err
 		}
@@ -180,7 +225,7 @@ func (c *Converter) attr(b []byte, i, depth int, dst []byte) ([]byte, int, error
 			if b[v] != '"' {
 				return dst, 0, convErr("set element must be a string")
 			}
-			e, err := scanString(b, v)
+			e, _, err := scanString(b, v)
 			if err != nil {
 				return dst, 0, err
 			}
@@ -233,21 +278,30 @@ func (c *Converter) list(b []byte, i, depth int, dst []byte, typ string,
 }
 
 // number copies a DynamoDB number, which arrives as a JSON string, as the
-// exact JSON number text (or, typed, as the original string token).
+// exact JSON number text (or, typed, as the original string token). The
+// number must be one DynamoDB holds (number.go).
 func (c *Converter) number(b []byte, i int, dst []byte, typed bool) ([]byte, int, error) {
 	if b[i] != '"' {
 		return dst, 0, convErr("N value must be a string of digits")
 	}
-	e, err := scanString(b, i)
+	e, esc, err := scanString(b, i)
 	if err != nil {
 		return dst, 0, err
 	}
 	n := b[i+1 : e-1]
-	if !validNumber(n) {
-		return dst, 0, convErr("N value %q is not a number", n)
+	if esc { // "\u0031" is the number 1: written as 1, in either format
+		n = c.resolve(n)
 	}
-	if typed {
+	if f := dynamoNumber(n); f != numberOK {
+		return dst, 0, numberErr(n, f)
+	}
+	switch {
+	case !typed:
+		return append(dst, n...), e, nil
+	case !esc:
 		return append(dst, b[i:e]...), e, nil
 	}
-	return append(dst, n...), e, nil
+	dst = append(dst, '"')
+	dst = append(dst, n...)
+	return append(dst, '"'), e, nil
 }

@@ -35,10 +35,13 @@ type Converter struct {
 	f                      envelope
 
 	// kbuf and kspans gather key attributes before they are sorted, and
-	// unq holds a string with its escapes resolved (keys.go).
-	kbuf   []byte
-	kspans []keySpan
-	unq    []byte
+	// unq holds a string with its escapes resolved (keys.go). resolved
+	// does for a member name or a number what unq does for a key (name,
+	// attribute.go), so that resolving a name never overwrites a key.
+	kbuf     []byte
+	kspans   []keySpan
+	unq      []byte
+	resolved []byte
 	// snapKey is the order key of snapshot rows exported at snapTime, kept
 	// because orderkey.Snapshot allocates it.
 	snapTime time.Time

@@ -3,11 +3,16 @@
 //
 // The converter walks the raw event bytes once and appends output without
 // building intermediate maps: number text is copied exactly as DynamoDB sent
-// it (never through float64) and strings are copied with their original
-// escapes, which keeps conversion fast and lossless. A payload that is not
-// valid JSON is an event-level *SyntaxError; a record that is valid JSON but
-// cannot be converted (unknown attribute type, missing field) is reported
-// per record as a *ConversionError so the rest of the batch still flows.
+// it (never through float64) and string values are copied with their
+// original escapes, which keeps conversion fast and lossless. Member names
+// are read as JSON defines them, an escaped name being that name: the
+// scanner notes whether a string holds an escape, and only a name that does
+// takes the slow path that resolves it (attribute names are then written
+// canonically, as keys are). A payload that is not valid JSON is an
+// event-level *SyntaxError; a record that is valid JSON but cannot be
+// converted (unknown attribute type, missing field, a number DynamoDB
+// cannot hold, values nested deeper than the walk recurses) is reported per
+// record as a *ConversionError so the rest of the batch still flows.
 //
 // The same converter and envelope turn a table export's items into
 // snapshot lines (ConvertItem), so a backfill's lines have the stream
@@ -24,6 +29,7 @@ package record
 //   - snapshot.go: table export items as snapshot lines; AppendImage
 //   - keys.go: the canonical keys field, the key schema; AppendKeys
 //   - attribute.go: attribute values in the plain and dynamodb image formats
+//   - number.go: the numbers DynamoDB holds
 //   - line.go: the output line, its field names and their order
 //   - arn.go, time.go: eventSourceARN and ApproximateCreationDateTime
 //   - errors.go: the error types

@@ -1,6 +1,9 @@
 package record
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // The package reports two kinds of failure, and callers must treat them
 // differently: a *SyntaxError condemns the whole event (the payload is not
@@ -57,8 +60,21 @@ func within(err error, name string) error {
 	default:
 		ce.Path = name + "." + ce.Path
 	}
+	if len(ce.Path) > maxPath {
+		k := maxPath
+		for k > 0 && !utf8.RuneStart(ce.Path[k]) {
+			k--
+		}
+		ce.Path = ce.Path[:k] + "…"
+	}
 	return ce
 }
+
+// maxPath bounds an error's path. A path through a value nested a hundred
+// levels deep, or through names of up to 64 KB, would make a reason as
+// long as the record; its outermost part says where to look, and the
+// record is kept whole beside the reason.
+const maxPath = 512
 
 // callbackError carries the caller's own error out of the walk untouched.
 type callbackError struct{ err error }

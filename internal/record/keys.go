@@ -27,7 +27,8 @@ import (
 //     and so returns the same from every API;
 //   - only the types a key attribute can have: S, N and B.
 //
-// Images (newImage, oldImage) keep the text and order DynamoDB sent; they
+// Images (newImage, oldImage) keep the order and value text DynamoDB sent,
+// with their attribute names written canonically as key names are; they
 // compare as JSON values, not bytes (see AppendImage).
 
 // KeySchema names a table's key attributes, as DescribeTable's KeySchema
@@ -69,11 +70,11 @@ func (c *Converter) resetKeys() {
 }
 
 // addKey renders the key attribute whose value is at b[v]; rawName is its
-// name as written between the quotes.
-func (c *Converter) addKey(rawName, b []byte, v int) (int, error) {
+// name as written between the quotes, and esc says it holds an escape.
+func (c *Converter) addKey(rawName []byte, esc bool, b []byte, v int) (int, error) {
 	start := len(c.kbuf)
 	var err error
-	if c.kbuf, err = c.appendCanonical(c.kbuf, rawName); err != nil {
+	if c.kbuf, err = c.appendCanonical(c.kbuf, rawName, esc); err != nil {
 		return 0, within(err, string(rawName))
 	}
 	mid := len(c.kbuf)
@@ -116,10 +117,11 @@ func (c *Converter) appendKeySet(dst []byte) ([]byte, error) {
 
 // keyValue converts one key attribute value canonically (see above).
 func (c *Converter) keyValue(b []byte, i int, dst []byte) ([]byte, int, error) {
-	typ, j, err := attrOpen(b, i)
+	typ, esc, j, err := attrOpen(b, i)
 	if err != nil {
 		return dst, 0, err
 	}
+	typ = c.name(typ, esc)
 	var name string // a constant, not string(typ): the conversion would allocate
 	switch string(typ) {
 	case "S":
@@ -144,12 +146,12 @@ func (c *Converter) keyValue(b []byte, i int, dst []byte) ([]byte, int, error) {
 		if b[j] != '"' {
 			return dst, 0, convErr("%s value must be a string", name)
 		}
-		e, err := scanString(b, j)
+		e, esc, err := scanString(b, j)
 		if err != nil {
 			return dst, 0, err
 		}
 		dst = append(dst, '"')
-		if dst, err = c.appendCanonical(dst, b[j+1:e-1]); err != nil {
+		if dst, err = c.appendCanonical(dst, b[j+1:e-1], esc); err != nil {
 			return dst, 0, err
 		}
 		dst = append(dst, '"')
@@ -165,11 +167,11 @@ func (c *Converter) keyValue(b []byte, i int, dst []byte) ([]byte, int, error) {
 }
 
 // appendCanonical appends the canonical form of s, the content of a JSON
-// string that scanString accepted. Content without a backslash is already
-// canonical: scanString admits no raw quote, control character or invalid
-// UTF-8.
-func (c *Converter) appendCanonical(dst, s []byte) ([]byte, error) {
-	if bytes.IndexByte(s, '\\') < 0 {
+// string that scanString accepted; esc is what scanString said of it.
+// Content without an escape is already canonical: scanString admits no raw
+// quote, control character or invalid UTF-8.
+func (c *Converter) appendCanonical(dst, s []byte, esc bool) ([]byte, error) {
+	if !esc {
 		return append(dst, s...), nil
 	}
 	var err error
@@ -261,17 +263,12 @@ func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 }
 
 // keyMatch says which key of ks the attribute named rawName (as written
-// between the quotes) is: 1 for the partition key, 2 for the sort key, 0
-// for neither. Names are compared as text, so an escaped name matches.
-func (c *Converter) keyMatch(rawName []byte, ks *KeySchema) int {
-	name := rawName
-	if bytes.IndexByte(rawName, '\\') >= 0 {
-		var err error
-		if c.unq, err = unescape(c.unq[:0], rawName); err != nil {
-			return 0 // not a name DynamoDB could hold: not a key
-		}
-		name = c.unq
-	}
+// between the quotes; esc when it holds an escape) is: 1 for the partition
+// key, 2 for the sort key, 0 for neither. Names are compared as text, so
+// an escaped name matches; one that cannot be resolved is not a name
+// DynamoDB could hold, so not a key.
+func (c *Converter) keyMatch(rawName []byte, esc bool, ks *KeySchema) int {
+	name := c.name(rawName, esc)
 	switch {
 	case string(name) == ks.PartitionKey:
 		return 1
@@ -285,23 +282,23 @@ func (c *Converter) keyMatch(rawName []byte, ks *KeySchema) int {
 // b[i], while fn (when set) walks every member: it returns fn's results,
 // and the item's keys rendered canonically into c.keys.
 func (c *Converter) itemKeys(b []byte, i, depth int, ks *KeySchema,
-	fn func(rawName []byte, v int) (int, error)) (int, error) {
+	fn func(rawName []byte, esc bool, v int) (int, error)) (int, error) {
 	if b[i] != '{' {
 		return 0, convErr("must be an object of attribute values")
 	}
 	at := [2]int{-1, -1}
 	var dup []byte
-	end, err := members(b, i, depth, func(key []byte, v int) (int, error) {
-		if k := c.keyMatch(key, ks); k > 0 {
+	end, err := members(b, i, depth, func(key []byte, esc bool, v int) (int, error) {
+		if k := c.keyMatch(key, esc, ks); k > 0 {
 			if at[k-1] >= 0 && dup == nil {
 				dup = key
 			}
 			at[k-1] = v
 		}
 		if fn == nil {
-			return skipValue(b, v, depth+1)
+			return skipValue(b, v)
 		}
-		return fn(key, v)
+		return fn(key, esc, v)
 	})
 	if err != nil {
 		return 0, err

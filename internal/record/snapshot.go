@@ -71,8 +71,10 @@ const notAnExportLine = `line must be a JSON object with an "Item"`
 // newline and an empty partition's file is empty, and neither is an item.
 //
 // A line that is not JSON is a *SyntaxError; a line that is JSON but not an
-// item (no "Item", a key attribute missing or not S, N or B, an unknown
-// attribute type) is a *ConversionError whose Path locates the problem,
+// item DynamoDB could hold (no "Item", a key attribute missing or not S, N
+// or B, an unknown attribute type, a number out of DynamoDB's range, values
+// nested deeper than the walk recurses) is a *ConversionError whose Path
+// locates the problem,
 // such as "Item.price". Either way the line belongs in _errors/, as a
 // stream record that cannot be converted does. Any other error is the
 // snapshot's (see Validate) and concerns every line.
@@ -91,7 +93,7 @@ func (c *Converter) ConvertItem(item []byte, s *Snapshot, line int) ([]byte, err
 		return nil, syntaxErr(i, "unexpected end of input")
 	}
 	if item[i] != '{' {
-		end, err := skipValue(item, i, 0)
+		end, err := skipValue(item, i)
 		if err != nil {
 			return nil, err
 		}
@@ -101,11 +103,11 @@ func (c *Converter) ConvertItem(item []byte, s *Snapshot, line int) ([]byte, err
 		return nil, &ConversionError{Reason: notAnExportLine}
 	}
 	found := false
-	end, err := members(item, i, 0, func(key []byte, v int) (int, error) {
-		if string(key) != "Item" {
+	end, err := members(item, i, 0, func(key []byte, esc bool, v int) (int, error) {
+		if string(c.name(key, esc)) != "Item" {
 			// An incremental export's line (Keys, NewImage, Metadata)
 			// lands here and fails for want of an Item.
-			return skipValue(item, v, 1)
+			return skipValue(item, v)
 		}
 		if found {
 			return 0, &ConversionError{Path: "Item", Reason: "appears twice"}
@@ -134,18 +136,17 @@ func (c *Converter) ConvertItem(item []byte, s *Snapshot, line int) ([]byte, err
 func (c *Converter) item(b []byte, i int, ks *KeySchema) (int, error) {
 	dst := append(c.newImage[:0], '{')
 	first := true
-	end, err := c.itemKeys(b, i, 1, ks, func(key []byte, v int) (int, error) {
+	end, err := c.itemKeys(b, i, 1, ks, func(key []byte, esc bool, v int) (int, error) {
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(dst, '"')
-		dst = append(dst, key...)
-		dst = append(dst, '"', ':')
 		var end int
 		var err error
-		dst, end, err = c.attr(b, v, 2, dst)
-		if err != nil {
+		if dst, err = c.appendName(dst, key, esc); err != nil {
+			return 0, within(err, string(key))
+		}
+		if dst, end, err = c.attr(b, v, 2, dst); err != nil {
 			return 0, within(err, string(key))
 		}
 		return end, nil
@@ -158,8 +159,9 @@ func (c *Converter) item(b []byte, i int, ks *KeySchema) (int, error) {
 // result marshalled to JSON, converted as a line's newImage is in the
 // converter's image format, for a reconcile tool that compares the live
 // table with the lake. The conversion is the lines' own, but its text
-// follows the input: attribute order, set order and string escapes are the
-// source's, so compare the result with a line's image as JSON values
+// follows the input: attribute order, set order and the escapes of string
+// values are the source's (attribute names are canonical), so compare the
+// result with a line's image as JSON values
 // (decoding numbers as decimals), not as bytes. Keys, which are canonical,
 // compare as bytes (AppendKeys). Errors are those of ConvertItem's Item.
 func (c *Converter) AppendImage(dst, item []byte) ([]byte, error) {

@@ -1,9 +1,6 @@
 package record
 
-import (
-	"bytes"
-	"fmt"
-)
+import "fmt"
 
 // ConvertEvent walks a Lambda DynamoDB Streams event payload and calls fn for
 // every record, in order, validating the whole payload as it goes. It
@@ -19,9 +16,9 @@ func (c *Converter) ConvertEvent(payload []byte, fn func(*Record) error) (int, e
 	}
 	n := 0
 	found := false
-	end, err := members(payload, i, 0, func(key []byte, v int) (int, error) {
-		if string(key) != "Records" {
-			return skipValue(payload, v, 1)
+	end, err := members(payload, i, 0, func(key []byte, esc bool, v int) (int, error) {
+		if string(c.name(key, esc)) != "Records" {
+			return skipValue(payload, v)
 		}
 		if payload[v] != '[' {
 			return 0, syntaxErr(v, "Records must be an array")
@@ -81,39 +78,47 @@ func (c *Converter) record(b []byte, i int) (int, error) {
 	c.rec = Record{}
 	f := &c.f
 	if b[i] != '{' {
-		end, err := skipValue(b, i, 2)
+		end, err := skipValue(b, i)
 		c.rec.Err = convErr("record must be a JSON object")
 		return end, err
 	}
-	end, err := members(b, i, 2, func(key []byte, v int) (int, error) {
-		switch string(key) {
-		case "eventID":
-			return c.stringField(b, v, "eventID", &f.eventID, true)
-		case "eventName":
-			return c.stringField(b, v, "eventName", &f.eventName, false)
-		case "eventSourceARN":
-			return c.stringField(b, v, "eventSourceARN", &f.arn, false)
-		case "userIdentity":
-			if b[v] != '{' {
-				return skipValue(b, v, 3)
-			}
-			return members(b, v, 3, func(key []byte, v int) (int, error) {
-				switch string(key) {
-				case "type":
-					return c.stringField(b, v, "userIdentity.type", &f.uiType, false)
-				case "principalId":
-					return c.stringField(b, v, "userIdentity.principalId", &f.uiPrinc, false)
+	// This callback and streamRecordMember's match a member's name as
+	// written, the hot path, and resolve its escapes only when it holds
+	// one and matched nothing (a name with an escape cannot equal, as
+	// written, a name without one), then match its text.
+	end, err := members(b, i, 2, func(key []byte, esc bool, v int) (int, error) {
+		for ; ; key, esc = c.resolve(key), false {
+			switch string(key) {
+			case "eventID":
+				return c.stringField(b, v, "eventID", &f.eventID, true)
+			case "eventName":
+				return c.stringField(b, v, "eventName", &f.eventName, false)
+			case "eventSourceARN":
+				return c.stringField(b, v, "eventSourceARN", &f.arn, false)
+			case "userIdentity":
+				if b[v] != '{' {
+					return skipValue(b, v)
 				}
-				return skipValue(b, v, 4)
-			})
-		case "dynamodb":
-			if b[v] != '{' {
-				c.fail(convErr("dynamodb must be an object"))
-				return skipValue(b, v, 3)
+				return members(b, v, 3, func(key []byte, esc bool, v int) (int, error) {
+					switch string(c.name(key, esc)) {
+					case "type":
+						return c.stringField(b, v, "userIdentity.type", &f.uiType, false)
+					case "principalId":
+						return c.stringField(b, v, "userIdentity.principalId", &f.uiPrinc, false)
+					}
+					return skipValue(b, v)
+				})
+			case "dynamodb":
+				if b[v] != '{' {
+					c.fail(convErr("dynamodb must be an object"))
+					return skipValue(b, v)
+				}
+				return members(b, v, 3, c.streamRecordMember(b))
 			}
-			return members(b, v, 3, c.streamRecordMember(b))
+			if !esc {
+				return skipValue(b, v)
+			}
 		}
-		return skipValue(b, v, 3)
 	})
 	if err != nil {
 		return 0, err
@@ -124,29 +129,33 @@ func (c *Converter) record(b []byte, i int) (int, error) {
 
 // streamRecordMember returns the members callback for the record's dynamodb
 // object, the stream record proper: keys, images and their metadata.
-func (c *Converter) streamRecordMember(b []byte) func(key []byte, v int) (int, error) {
+func (c *Converter) streamRecordMember(b []byte) func(key []byte, esc bool, v int) (int, error) {
 	f := &c.f
-	return func(key []byte, v int) (int, error) {
-		switch string(key) {
-		case "Keys":
-			f.hasKeys = true
-			return c.keysField(b, v)
-		case "NewImage":
-			f.hasNew = true
-			return c.imageField(b, v, "dynamodb.NewImage", &c.newImage)
-		case "OldImage":
-			f.hasOld = true
-			return c.imageField(b, v, "dynamodb.OldImage", &c.oldImg)
-		case "SequenceNumber":
-			return c.stringField(b, v, "dynamodb.SequenceNumber", &f.seq, false)
-		case "StreamViewType":
-			return c.stringField(b, v, "dynamodb.StreamViewType", &f.viewType, true)
-		case "SizeBytes":
-			return c.numberField(b, v, "dynamodb.SizeBytes", &f.size)
-		case "ApproximateCreationDateTime":
-			return c.numberField(b, v, "dynamodb.ApproximateCreationDateTime", &f.created)
+	return func(key []byte, esc bool, v int) (int, error) {
+		for ; ; key, esc = c.resolve(key), false { // as in record
+			switch string(key) {
+			case "Keys":
+				f.hasKeys = true
+				return c.keysField(b, v)
+			case "NewImage":
+				f.hasNew = true
+				return c.imageField(b, v, "dynamodb.NewImage", &c.newImage)
+			case "OldImage":
+				f.hasOld = true
+				return c.imageField(b, v, "dynamodb.OldImage", &c.oldImg)
+			case "SequenceNumber":
+				return c.stringField(b, v, "dynamodb.SequenceNumber", &f.seq, false)
+			case "StreamViewType":
+				return c.stringField(b, v, "dynamodb.StreamViewType", &f.viewType, true)
+			case "SizeBytes":
+				return c.numberField(b, v, "dynamodb.SizeBytes", &f.size)
+			case "ApproximateCreationDateTime":
+				return c.numberField(b, v, "dynamodb.ApproximateCreationDateTime", &f.created)
+			}
+			if !esc {
+				return skipValue(b, v)
+			}
 		}
-		return skipValue(b, v, 4)
 	}
 }
 
@@ -157,29 +166,46 @@ func (c *Converter) fail(err *ConversionError) {
 	}
 }
 
-// stringField stores a string value: the whole token when whole is set,
-// otherwise its content, which must be free of escapes so that it can be
-// compared and copied as is.
+// stringField stores a string value: the whole token when whole is set
+// (a JSON string, copied to the line), otherwise its text. A string
+// without escapes is its content (and, whole, its token), aliasing the
+// payload. One with escapes is resolved into a slice of its own (whole,
+// the canonical token, as keys write strings), because what a record's
+// text becomes (its sequence number, its table) may outlive the record:
+// the streamer keeps a batch's first and last sequence numbers.
 func (c *Converter) stringField(b []byte, v int, name string, dst *[]byte, whole bool) (int, error) {
 	if b[v] != '"' {
 		c.fail(&ConversionError{Path: name, Reason: "must be a string"})
-		return skipValue(b, v, 4)
+		return skipValue(b, v)
 	}
-	end, err := scanString(b, v)
+	end, esc, err := scanString(b, v)
 	if err != nil {
 		return 0, err
 	}
-	if whole {
+	switch {
+	case esc:
+		s, err := c.resolveField(b[v+1:end-1], whole)
+		if err != nil {
+			c.fail(within(err, name).(*ConversionError))
+			return end, nil
+		}
+		*dst = s
+	case whole:
 		*dst = b[v:end]
-		return end, nil
+	default:
+		*dst = b[v+1 : end-1]
 	}
-	s := b[v+1 : end-1]
-	if bytes.IndexByte(s, '\\') >= 0 {
-		c.fail(&ConversionError{Path: name, Reason: "must not contain escape sequences"})
-		return end, nil
-	}
-	*dst = s
 	return end, nil
+}
+
+// resolveField returns, in a slice of its own, the text of s, the content
+// of a JSON string that holds an escape, or, whole, its canonical token.
+func (c *Converter) resolveField(s []byte, whole bool) ([]byte, error) {
+	if !whole {
+		return unescape(nil, s)
+	}
+	t, err := c.appendCanonical([]byte{'"'}, s, true)
+	return append(t, '"'), err
 }
 
 // numberField stores a JSON number token as is; finish checks its meaning.
@@ -187,7 +213,7 @@ func (c *Converter) numberField(b []byte, v int, name string, dst *[]byte) (int,
 	c0 := b[v]
 	if c0 != '-' && !isDigit(c0) {
 		c.fail(&ConversionError{Path: name, Reason: "must be a number"})
-		return skipValue(b, v, 4)
+		return skipValue(b, v)
 	}
 	end, err := scanNumber(b, v)
 	if err != nil {
@@ -210,7 +236,7 @@ func (c *Converter) imageField(b []byte, v int, name string, dst *[]byte) (int, 
 		return 0, err
 	}
 	c.fail(within(ce, name).(*ConversionError))
-	return skipValue(b, v, 4)
+	return skipValue(b, v)
 }
 
 // keysField converts the record's Keys canonically (keys.go) into c.keys.
@@ -220,11 +246,11 @@ func (c *Converter) keysField(b []byte, v int) (int, error) {
 	const name = "dynamodb.Keys"
 	if b[v] != '{' {
 		c.fail(&ConversionError{Path: name, Reason: "must be an object of attribute values"})
-		return skipValue(b, v, 4)
+		return skipValue(b, v)
 	}
 	c.resetKeys()
-	end, err := members(b, v, 4, func(key []byte, v int) (int, error) {
-		return c.addKey(key, b, v)
+	end, err := members(b, v, 4, func(key []byte, esc bool, v int) (int, error) {
+		return c.addKey(key, esc, b, v)
 	})
 	if err == nil {
 		if c.keys, err = c.appendKeySet(c.keys[:0]); err == nil {
@@ -236,7 +262,7 @@ func (c *Converter) keysField(b []byte, v int) (int, error) {
 		return 0, err
 	}
 	c.fail(within(ce, name).(*ConversionError))
-	return skipValue(b, v, 4)
+	return skipValue(b, v)
 }
 
 // finish checks the envelope, fills the record's Err or its metadata, and

@@ -22,7 +22,7 @@ import (
 //
 //   - N, NS: the SDK keeps a number as the string DynamoDB sent
 //     (AttributeValueMemberN.Value), so it is written back as that text,
-//     never through float64 (38 digits, 1E+130, -0, 19.990 survive);
+//     never through float64 (38 digits, 1E+125, -0, 19.990 survive);
 //   - S, SS, keys and attribute names: written with only ", \ and control
 //     characters escaped, the canonical form the converter writes keys in;
 //   - B, BS: the SDK decoded the base64; it is encoded again with the

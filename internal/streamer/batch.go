@@ -133,10 +133,25 @@ func (b *batch) addError(r *record.Record, pos int) error {
 		l = append(l, '"')
 	}
 	l = append(l, `,"record":`...)
-	l = append(l, r.Raw...) // valid JSON: the converter validated the payload
+	l = appendOneLine(l, r.Raw) // valid JSON: the converter validated the payload
 	l = append(l, '}')
 	b.line = l
 	return b.errs().add(l, pos, r.SequenceNumber)
+}
+
+// appendOneLine appends raw, valid JSON, with its line breaks turned into
+// spaces, so that a record fed pretty-printed stays on its errors line. A
+// JSON string cannot hold a raw line break, so every one is whitespace
+// between tokens and the record's value is unchanged.
+func appendOneLine(dst, raw []byte) []byte {
+	start := len(dst)
+	dst = append(dst, raw...)
+	for i, c := range dst[start:] {
+		if c == '\n' || c == '\r' {
+			dst[start+i] = ' '
+		}
+	}
+	return dst
 }
 
 func appendJSONString(dst []byte, s string) []byte {
