@@ -109,8 +109,13 @@ func (c *Checker) Run(ctx context.Context, stack string) (Result, error) {
 	}
 	fmt.Fprintf(c.Out, "smoke: wrote canary %s to %s\n", r.Canary, out["TableName"])
 
-	prefix := fmt.Sprintf("%s/table=%s/dt=%s/", out["Prefix"], out["TableName"], start.UTC().Format("2006-01-02"))
-	if r.ObjectKey, err = c.waitForObject(ctx, out["BucketName"], prefix, r.Canary, start); err != nil {
+	// The object is dated by the canary's creation time, which is start
+	// or a moment later: past midnight UTC, that is the next day.
+	var prefixes []string
+	for _, day := range []time.Time{start, start.Add(24 * time.Hour)} {
+		prefixes = append(prefixes, fmt.Sprintf("%s/table=%s/dt=%s/", out["Prefix"], out["TableName"], day.UTC().Format("2006-01-02")))
+	}
+	if r.ObjectKey, err = c.waitForObject(ctx, out["BucketName"], prefixes, r.Canary, start); err != nil {
 		return r, err
 	}
 	r.ToS3 = c.Now().Sub(start)
@@ -184,35 +189,46 @@ func (c *Checker) wait(ctx context.Context, what string, try func() (bool, error
 	}
 }
 
-func (c *Checker) waitForObject(ctx context.Context, bucket, prefix, canary string, since time.Time) (string, error) {
+func (c *Checker) waitForObject(ctx context.Context, bucket string, prefixes []string, canary string, since time.Time) (string, error) {
 	checked := map[string]bool{}
 	var found string
-	err := c.wait(ctx, "the canary's object in s3://"+bucket+"/"+prefix, func() (bool, error) {
-		p := s3.NewListObjectsV2Paginator(c.Objects, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return false, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
-			}
-			for _, o := range page.Contents {
-				key := aws.ToString(o.Key)
-				if checked[key] || aws.ToTime(o.LastModified).Before(since.Add(-time.Minute)) {
-					continue
-				}
-				checked[key] = true
-				has, err := c.contains(ctx, bucket, key, canary)
-				if err != nil {
-					return false, err
-				}
-				if has {
-					found = key
-					return true, nil
-				}
+	err := c.wait(ctx, "the canary's object in s3://"+bucket+"/"+strings.Join(prefixes, " or "), func() (bool, error) {
+		for _, prefix := range prefixes {
+			if ok, err := c.findIn(ctx, bucket, prefix, canary, since, checked, &found); ok || err != nil {
+				return ok, err
 			}
 		}
 		return false, nil
 	})
 	return found, err
+}
+
+// findIn looks for the canary in the objects under prefix written since
+// about since and not yet checked.
+func (c *Checker) findIn(ctx context.Context, bucket, prefix, canary string, since time.Time, checked map[string]bool, found *string) (bool, error) {
+	p := s3.NewListObjectsV2Paginator(c.Objects, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if checked[key] || aws.ToTime(o.LastModified).Before(since.Add(-time.Minute)) {
+				continue
+			}
+			checked[key] = true
+			has, err := c.contains(ctx, bucket, key, canary)
+			if err != nil {
+				return false, err
+			}
+			if has {
+				*found = key
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 func (c *Checker) contains(ctx context.Context, bucket, key, canary string) (bool, error) {

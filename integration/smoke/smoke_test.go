@@ -3,7 +3,9 @@ package smoke
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +44,14 @@ func (f *fakeAWS) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...fun
 	if _, ok := in.Item["sk"]; !ok {
 		panic("sort key missing")
 	}
-	// The pipeline writes the canary's record into a new object.
-	f.objects["cdc/table=Orders/dt="+time.Now().UTC().Format("2006-01-02")+"/hour=00/s-2-3.jsonl.gz"] = gz(`{"keys":{"pk":"` + f.canary + `","sk":"canary"}}`)
+	// The pipeline writes the canary's record into a new object, under the
+	// day the canary was written: the checker's start, which its name holds
+	// (the clock read here could already be in the next day).
+	ns, err := strconv.ParseInt(strings.TrimPrefix(f.canary, "smoke#"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("canary %q does not hold its time: %w", f.canary, err)
+	}
+	f.objects["cdc/table=Orders/dt="+time.Unix(0, ns).UTC().Format("2006-01-02")+"/hour=00/s-2-3.jsonl.gz"] = gz(`{"keys":{"pk":"` + f.canary + `","sk":"canary"}}`)
 	return &dynamodb.PutItemOutput{}, nil
 }
 

@@ -169,7 +169,9 @@ func TestRotatedTokenIsRefetchedOnce(t *testing.T) {
 }
 
 func TestOAuthTokenIsCachedAndRenewed(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
+	// The client's clock starts at the workspace's (the real one), so both
+	// agree when the token expires; the test then moves the client's alone.
+	now := time.Now()
 	ws := fakedatabricks.New(fakedatabricks.WithClient("sp-1", "s3cr3t"), fakedatabricks.WithTokenLifetime(time.Hour))
 	s := newSetup(t, ws, []secret.Credentials{{ClientID: "sp-1", ClientSecret: "s3cr3t"}}, WithClock(func() time.Time { return now }))
 	for range 3 {
@@ -267,7 +269,8 @@ func TestRunNowIsIdempotent(t *testing.T) {
 }
 
 func TestExecuteStatement(t *testing.T) {
-	ws := fakedatabricks.New(fakedatabricks.WithToken("t1"), fakedatabricks.WithStatementPolls(3), fakedatabricks.WithFailingStatements("bad_table"))
+	ws := fakedatabricks.New(fakedatabricks.WithToken("t1"), fakedatabricks.WithStatementPolls(3), fakedatabricks.WithFailingStatements("bad_table"),
+		fakedatabricks.WithTable("main.cdc.orders"))
 	s := newSetup(t, ws, pat("t1"))
 	stmt := "COPY INTO main.cdc.orders FROM 's3://b/k.jsonl.gz' FILEFORMAT = JSON"
 	for range 2 {
@@ -285,6 +288,93 @@ func TestExecuteStatement(t *testing.T) {
 	var se *StatementError
 	if !errors.As(err, &se) || se.State != "FAILED" || !strings.Contains(err.Error(), "PARSE_SYNTAX_ERROR") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestExecuteStatementOnce: a setup statement is sent once per client and
+// warehouse after it succeeded, again after it failed or was forgotten,
+// and every call made at once is safe.
+func TestExecuteStatementOnce(t *testing.T) {
+	const (
+		create = "CREATE TABLE IF NOT EXISTS main.cdc.t (`a` STRING)"
+		bad    = "CREATE TABLE IF NOT EXISTS main.cdc.bad_table (`a` STRING)"
+	)
+	type step struct {
+		warehouse, statement string
+		forget               bool // ForgetStatement before the call
+		expectRan, expectErr bool
+	}
+	tests := []struct {
+		name             string
+		steps            []step
+		expectStatements []string
+	}{
+		{"once after success", []step{{"wh-1", create, false, true, false}, {"wh-1", create, false, false, false}, {"wh-1", create, false, false, false}},
+			[]string{create}},
+		{"again on another warehouse", []step{{"wh-1", create, false, true, false}, {"wh-2", create, false, true, false}, {"wh-2", create, false, false, false}},
+			[]string{create, create}},
+		{"again after a failure", []step{{"wh-1", bad, false, true, true}, {"wh-1", bad, false, true, true}},
+			[]string{bad, bad}},
+		{"again once forgotten", []step{{"wh-1", create, false, true, false}, {"wh-1", create, true, true, false}, {"wh-1", create, false, false, false}},
+			[]string{create, create}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := fakedatabricks.New(fakedatabricks.WithToken("t1"), fakedatabricks.WithFailingStatements("bad_table"))
+			s := newSetup(t, ws, pat("t1"))
+			for i, st := range tc.steps {
+				if st.forget {
+					s.client.ForgetStatement(st.warehouse, st.statement)
+				}
+				_, ran, res, err := s.client.ExecuteStatementOnce(context.Background(), st.warehouse, st.statement)
+				if ran != st.expectRan || (err != nil) != st.expectErr {
+					t.Errorf("call %d: got ran=%v err=%v, expect ran=%v error=%v", i, ran, err, st.expectRan, st.expectErr)
+				}
+				if ran != (res.Attempts > 0) {
+					t.Errorf("call %d: ran=%v with %d attempts", i, ran, res.Attempts)
+				}
+			}
+			if got := ws.Statements(); strings.Join(got, "\n") != strings.Join(tc.expectStatements, "\n") {
+				t.Errorf("statements: got %q, expect %q", got, tc.expectStatements)
+			}
+		})
+	}
+	t.Run("concurrent calls", func(t *testing.T) {
+		ws := fakedatabricks.New(fakedatabricks.WithToken("t1"))
+		s := newSetup(t, ws, pat("t1"))
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, _, _, err := s.client.ExecuteStatementOnce(context.Background(), "wh-1", create); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := len(ws.Statements()); n < 1 || n > 8 {
+			t.Errorf("statements: got %d, expect 1 to 8", n)
+		}
+		if _, ran, _, _ := s.client.ExecuteStatementOnce(context.Background(), "wh-1", create); ran {
+			t.Error("sent again after the concurrent calls succeeded")
+		}
+	})
+}
+
+func TestResultAdd(t *testing.T) {
+	tests := []struct {
+		a, b, expect Result
+	}{
+		{Result{}, Result{}, Result{}},
+		{Result{Attempts: 2}, Result{Attempts: 3}, Result{Attempts: 5}},
+		{Result{Attempts: 1, Refreshed: true}, Result{Attempts: 1}, Result{Attempts: 2, Refreshed: true}},
+		{Result{Attempts: 1}, Result{Attempts: 1, Refreshed: true}, Result{Attempts: 2, Refreshed: true}},
+	}
+	for _, tc := range tests {
+		if got := tc.a.Add(tc.b); got != tc.expect {
+			t.Errorf("%+v.Add(%+v): got %+v, expect %+v", tc.a, tc.b, got, tc.expect)
+		}
 	}
 }
 
