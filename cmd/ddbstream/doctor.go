@@ -25,7 +25,11 @@ one line per check, each failure with what to do about it:
   *-queue, *-dlq          the on-failure and dead-letter queues are empty
   trigger                 the bucket sends its events to EventBridge, and the
                           forwarder's rule is enabled, with iam's pattern,
-                          targets the forwarder and may invoke it
+                          targets the forwarder with its dead-letter queue
+                          and may invoke it
+  export-trigger          the same for the export planner's rule (completed
+                          exports' manifest-summary.json): without it an
+                          export completes and nothing converts it
   role-*                  each function's role holds exactly the policy iam
                           defines (drift is listed statement by statement)
   databricks-secret       the forwarder's secret is readable and well-formed
@@ -33,18 +37,22 @@ one line per check, each failure with what to do about it:
   databricks-workspace    the workspace answers and accepts the credentials
                           (GET /api/2.0/preview/scim/v2/Me)
   databricks-destination  the volume directory, job or warehouse exists
-  *-logs                  no ERROR line in the functions' logs within --since
+  *-logs                  no ERROR line within --since in the logs of the
+                          streamer, the forwarder, the export planner and the
+                          export converter, each with what to do
 
 The Databricks checks use the forwarder's own client and its deployed
 settings. A check that cannot run because one it needs failed is skipped.
 --json prints the report as JSON for automation.
 
 AWS calls (all reads): cloudformation:DescribeStacks; dynamodb:DescribeTable;
-lambda:GetFunctionConfiguration, ListEventSourceMappings, GetPolicy;
+lambda:GetFunctionConfiguration, ListEventSourceMappings, GetPolicy (the
+forwarder's and the export planner's);
 cloudwatch:GetMetricStatistics; sqs:GetQueueAttributes;
 s3:GetBucketNotification; events:DescribeRule, ListTargetsByRule;
 iam:ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies;
-secretsmanager:GetSecretValue; logs:FilterLogEvents. The policy is
+secretsmanager:GetSecretValue; logs:FilterLogEvents (the four functions'
+log groups). The policy is
 ddbstream-doctor in iam/testdata/operator-policies.json.
 
 Flags:

@@ -23,7 +23,14 @@ that only real differences are reported. Memory stays bounded: both sides
 spill to --temp-dir.
 
 The scan reads the whole table: cap its read capacity with --read-rate on a
-table that serves traffic.
+table that serves traffic. A page DynamoDB throttles is retried with a
+capped backoff, beyond the SDK's own attempts, for up to --max-throttle-wait.
+
+Numbers compare as decimals, as DynamoDB stores them (1.50 equals 1.5, 1E+2
+equals 100), in images at any depth and in number sets; sets compare
+regardless of order. Keys are the item's identity byte for byte, as every
+consumer of the lake matches them: a key number the lake spells otherwise
+than DynamoDB (1E+2 for 100) is reported as "key text differs".
 
 With --stack it reads the outputs TableName, BucketName and Prefix, and
 ImageFormat when the stack has it.
@@ -51,6 +58,7 @@ func runReconcile(ctx context.Context, e env, args []string) int {
 	segments := fs.Int("segments", 0, "parallel scan segments (0: one per 2 GiB of table, at least 4)")
 	pageLimit := fs.Int("page-limit", 0, "items per scan page (0: DynamoDB's 1 MB pages); lower smooths consumption under a small --read-rate")
 	consistent := fs.Bool("consistent-read", false, "scan with strongly consistent reads, at twice the read capacity")
+	throttleWait := fs.Duration("max-throttle-wait", 15*time.Minute, "how long one scan page may stay throttled, retried with backoff, before the run fails")
 	readers := fs.Int("readers", 0, "lake objects read at once (0: 16)")
 	tempDir := fs.String("temp-dir", "", "folder for the spill files (default: the system's temporary folder)")
 	memoryMB := fs.Int64("memory-mb", 0, "memory budget for folding one partition, in MiB (0: the default)")
@@ -83,7 +91,7 @@ func runReconcile(ctx context.Context, e env, args []string) int {
 	cfg := reconcile.Config{
 		Table: t.table, Bucket: t.bucket, Prefix: t.prefix, ImageFormat: format,
 		List: cl.s3, Get: cl.s3, Scan: cl.dynamodb, BatchGet: cl.dynamodb, Describe: cl.dynamodb,
-		ReadRate: *readRate, TotalSegments: *segments, PageLimit: int32(*pageLimit), ConsistentRead: *consistent,
+		ReadRate: *readRate, TotalSegments: *segments, PageLimit: int32(*pageLimit), ConsistentRead: *consistent, MaxThrottleWait: *throttleWait,
 		Readers: *readers, TempDir: *tempDir, PartitionMemory: *memoryMB << 20, Settle: *settle, MaxRecheck: *maxRecheck,
 		Examples: *examples, ShowValues: *showValues,
 		Progress: func(p reconcile.Progress) { meter.Update(reconcileState(p)) },
@@ -96,9 +104,13 @@ func runReconcile(ctx context.Context, e env, args []string) int {
 	fmt.Fprintf(e.stderr, "ddbstream reconcile: table %s against s3://%s/%s\n", cfg.Table, cfg.Bucket, t.prefix)
 	rep, err := reconcile.Run(ctx, cfg)
 	meter.Done()
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		err = &remedyError{msg: "reconcile did not finish within --timeout " + c.timeout.String(), err: err,
 			remedy: "run it again with a longer --timeout, or a higher --read-rate if the table can spare the capacity"}
+	case errors.Is(err, reconcile.ErrThrottled):
+		err = &remedyError{msg: "DynamoDB throttled the reads for longer than --max-throttle-wait " + throttleWait.String(), err: err,
+			remedy: "run it again with a lower --read-rate (and --page-limit), at a quieter time, or after raising the table's read capacity; a longer --max-throttle-wait waits it out"}
 	}
 	if err != nil {
 		return fail(e, "reconcile", err)
@@ -150,6 +162,12 @@ func reconcileSummary(r *reconcile.Report) *progress.Summary {
 		s.Addf(o.name, "%d", o.n)
 	}
 	s.Addf("rechecked", "%d (not rechecked: %d)", r.Rechecked, r.NotRechecked)
+	if r.KeyTextDiffers > 0 {
+		s.Addf("key text differs", "%d items: the lake spells a key number otherwise than DynamoDB stores it, so its consumers see a second item (counted once only in lake and once missing from lake)", r.KeyTextDiffers)
+	}
+	if r.ThrottledRequests > 0 {
+		s.Addf("throttled", "%d requests retried, %s waited in all", r.ThrottledRequests, duration(r.ThrottleWait))
+	}
 	s.Addf("read capacity", "%.0f RCU (scan estimated at %.0f)", r.ConsumedRCU(), r.EstimatedScanRCU)
 	s.Add("took", duration(r.Duration))
 	for _, x := range r.Examples {
@@ -161,6 +179,9 @@ func reconcileSummary(r *reconcile.Report) *progress.Summary {
 			v += fmt.Sprintf(", lake %s, live %s", first(x.Lake, "-"), first(x.Live, "-"))
 		}
 		s.Add("example "+x.Outcome.String(), v)
+	}
+	for _, k := range r.KeyTextExamples {
+		s.Addf("example key text differs", "lake %s, table %s", k.Lake, k.Live)
 	}
 	for _, m := range r.Malformed {
 		s.Addf("malformed", "%s line %d: %s", m.Object, m.Line, m.Reason)

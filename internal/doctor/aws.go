@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -239,27 +240,82 @@ func (d *doctor) queues(ctx context.Context) {
 	}
 }
 
-// trigger checks the forwarder's trigger: the bucket sends its events to
-// EventBridge, and a rule, enabled with iam's pattern, targets the
-// forwarder, which allows the rule to invoke it.
+// triggerSpec is one of the stack's EventBridge triggers: a rule with
+// eventrule's pattern for the bucket's "Object Created" events, targeting
+// a function, with a dead-letter queue for the events EventBridge cannot
+// deliver (infra/pipeline: invokeOnObjectCreated).
+type triggerSpec struct {
+	id, title string
+	// fnOutput and dlqOutput name the stack outputs of the function and of
+	// the dead-letter queue's URL.
+	fnOutput, dlqOutput string
+	pattern             eventrule.Pattern
+	// patternName names the pattern for people.
+	patternName string
+	// meanwhile says what was lost while the trigger was broken and how
+	// to recover it, after make deploy has restored the trigger.
+	meanwhile string
+}
+
+// trigger checks the forwarder's trigger.
 func (d *doctor) trigger(ctx context.Context) {
-	const id, title = "trigger", "forwarder trigger"
 	if !d.hasForwarder() {
-		d.skip(id, title, "no forwarder (delivery mode none)")
+		d.skip("trigger", "forwarder trigger", "no forwarder (delivery mode none)")
 		return
 	}
-	redeploy := "deploy the stack again (make deploy), which restores the trigger; objects written meanwhile were not delivered: ddbstream replay --stack " + d.cfg.Stack + " --from <when it broke>"
+	d.checkTrigger(ctx, triggerSpec{id: "trigger", title: "forwarder trigger", fnOutput: "ForwarderFunctionName",
+		dlqOutput: "ForwarderTriggerDeadLetterQueueUrl", pattern: eventrule.Forwarder(d.outputs["BucketName"], d.outputs["Prefix"]),
+		patternName: "eventrule.Forwarder",
+		meanwhile:   "objects written meanwhile were not delivered: ddbstream replay --stack " + d.cfg.Stack + " --from <when it broke>"})
+}
+
+// exportTrigger checks the export planner's trigger: without it, an
+// export completes and nothing converts it.
+func (d *doctor) exportTrigger(ctx context.Context) {
+	const id, title = "export-trigger", "export planner trigger"
+	if d.outputs["ExportPlannerFunctionName"] == "" {
+		d.skip(id, title, "no export planner (a stack deployed before the backfill)")
+		return
+	}
+	if d.outputs["ExportPrefix"] == "" {
+		d.fail(id, title, "the stack has no ExportPrefix output, so the planner's pattern cannot be checked",
+			"deploy this version of the pipeline (make deploy), which adds it")
+		return
+	}
+	d.checkTrigger(ctx, triggerSpec{id: id, title: title, fnOutput: "ExportPlannerFunctionName",
+		dlqOutput: "ExportTriggerDeadLetterQueueUrl", pattern: eventrule.ExportManifest(d.outputs["BucketName"], d.outputs["ExportPrefix"]),
+		patternName: "eventrule.ExportManifest",
+		meanwhile:   "exports that completed meanwhile were not converted: run ddbstream backfill --stack " + d.cfg.Stack + " again, which follows this hour's export and has it converted"})
+}
+
+// checkTrigger checks a trigger: the bucket sends its events to
+// EventBridge, and a rule, enabled with eventrule's pattern, targets the
+// function with the stack's dead-letter queue, and the function allows
+// the rule to invoke it.
+func (d *doctor) checkTrigger(ctx context.Context, spec triggerSpec) {
+	id, title := spec.id, spec.title
+	redeploy := "deploy the stack again (make deploy), which restores the trigger; " + spec.meanwhile
 	bucket := d.outputs["BucketName"]
-	n, err := d.c.Buckets.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String(bucket)})
+	on, err := d.bucketEvents(ctx, bucket)
 	if err != nil {
 		d.fail(id, title, short(fmt.Sprintf("read the notification settings of %s: %v", bucket, err)), remedyFor(err, "s3:GetBucketNotification"))
 		return
 	}
-	if n.EventBridgeConfiguration == nil {
-		d.fail(id, title, "bucket "+bucket+" does not send its events to EventBridge: no new object reaches the forwarder", redeploy)
+	switch {
+	case !on && d.bucketEventsOffReported:
+		d.skip(id, title, "bucket "+bucket+" does not send its events to EventBridge (see the failed check above, whose remedy restores both triggers)")
+		return
+	case !on:
+		detail := "bucket " + bucket + " does not send its events to EventBridge: no new object reaches the " + strings.TrimSuffix(title, " trigger")
+		if spec.id == "trigger" && d.outputs["ExportPlannerFunctionName"] != "" {
+			detail += ", and no export summary the export planner"
+			redeploy += "; exports that completed meanwhile were not converted: run ddbstream backfill --stack " + d.cfg.Stack + " again"
+		}
+		d.bucketEventsOffReported = true
+		d.fail(id, title, detail, redeploy)
 		return
 	}
-	f, err := d.function(ctx, "ForwarderFunctionName")
+	f, err := d.function(ctx, spec.fnOutput)
 	if err != nil {
 		d.fail(id, title, short(err.Error()), remedyFor(err, "lambda:GetFunctionConfiguration"))
 		return
@@ -273,7 +329,8 @@ func (d *doctor) trigger(ctx context.Context) {
 		d.fail(id, title, "no EventBridge rule may invoke "+f.Name+" (its resource policy names none)", redeploy)
 		return
 	}
-	want := eventrule.Forwarder(bucket, d.outputs["Prefix"]).Document()
+	want := spec.pattern.Document()
+	wantDLQ := d.queueARNs[d.outputs[spec.dlqOutput]] // read by the queue checks; "" if they could not
 	var problems []string
 	for _, ruleARN := range rules {
 		name, bus := ruleName(ruleARN)
@@ -284,7 +341,7 @@ func (d *doctor) trigger(ctx context.Context) {
 		}
 		var got map[string]any
 		if err := json.Unmarshal([]byte(aws.ToString(r.EventPattern)), &got); err != nil || !samePattern(got, want) {
-			problems = append(problems, fmt.Sprintf("rule %s's pattern is not iam's eventrule.Forwarder pattern: %s", name, short(aws.ToString(r.EventPattern))))
+			problems = append(problems, fmt.Sprintf("rule %s's pattern is not iam's %s pattern: %s", name, spec.patternName, short(aws.ToString(r.EventPattern))))
 			continue
 		}
 		if string(r.State) != "ENABLED" {
@@ -296,22 +353,55 @@ func (d *doctor) trigger(ctx context.Context) {
 			problems = append(problems, fmt.Sprintf("rule %s: %v", name, err))
 			continue
 		}
-		targeted := false
-		for _, t := range targets.Targets {
-			targeted = targeted || strings.TrimSuffix(aws.ToString(t.Arn), ":$LATEST") == f.ARN
+		var target *ebtypes.Target
+		for i, t := range targets.Targets {
+			if strings.TrimSuffix(aws.ToString(t.Arn), ":$LATEST") == f.ARN {
+				target = &targets.Targets[i]
+			}
 		}
-		if !targeted {
+		if target == nil {
 			problems = append(problems, fmt.Sprintf("rule %s does not target %s", name, f.Name))
 			continue
 		}
-		d.pass(id, title, fmt.Sprintf("bucket events on EventBridge; rule %s enabled, iam's pattern, targets %s", name, f.Name))
+		// Without a dead-letter queue, an event EventBridge could not
+		// deliver (throttled, no permission) is dropped once its retries
+		// are spent
+		// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+		dlq := ""
+		if target.DeadLetterConfig != nil {
+			dlq = aws.ToString(target.DeadLetterConfig.Arn)
+		}
+		switch {
+		case dlq == "":
+			problems = append(problems, fmt.Sprintf("rule %s's target %s has no dead-letter queue: events EventBridge cannot deliver would be dropped", name, f.Name))
+			continue
+		case wantDLQ != "" && dlq != wantDLQ:
+			problems = append(problems, fmt.Sprintf("rule %s's target %s sends undelivered events to %s, not to the stack's %s", name, f.Name, dlq, wantDLQ))
+			continue
+		}
+		d.pass(id, title, fmt.Sprintf("bucket events on EventBridge; rule %s enabled, iam's pattern, targets %s with its dead-letter queue", name, f.Name))
 		return
 	}
 	remedy := redeploy
 	if len(problems) == 1 && strings.Contains(problems[0], "enable-rule") {
-		remedy = problems[0][strings.Index(problems[0], "enable it"):] + "; objects written meanwhile were not delivered: ddbstream replay --stack " + d.cfg.Stack + " --from <when it was disabled>"
+		remedy = problems[0][strings.Index(problems[0], "enable it"):] + "; " + strings.Replace(spec.meanwhile, "broke", "was disabled", 1)
 	}
 	d.fail(id, title, short(strings.Join(problems, "; ")), remedy, problems...)
+}
+
+// bucketEvents reports whether the bucket sends its events to
+// EventBridge; it asks once per run.
+func (d *doctor) bucketEvents(ctx context.Context, bucket string) (bool, error) {
+	if d.eventBridge != nil {
+		return *d.eventBridge, nil
+	}
+	n, err := d.c.Buckets.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		return false, err
+	}
+	on := n.EventBridgeConfiguration != nil
+	d.eventBridge = &on
+	return on, nil
 }
 
 // invokingRules reads the function's resource policy for the EventBridge
@@ -380,15 +470,40 @@ func samePattern(got, want map[string]any) bool {
 	return reflect.DeepEqual(got, w)
 }
 
-// logs shows the functions' recent error lines.
+// logs shows the recent error lines of the four functions, each with
+// what to do about them. The streamer's and the forwarder's log groups are
+// stack outputs; the export functions' come from their logging
+// configuration when the stack has no output for them.
 func (d *doctor) logs(ctx context.Context) {
-	type group struct{ id, title, output string }
-	list := []group{{"streamer-logs", "streamer error log lines", "StreamerLogGroupName"}}
+	type group struct{ id, title, output, fnOutput, remedy string }
+	s := d.cfg.Stack
+	list := []group{{"streamer-logs", "streamer error log lines", "StreamerLogGroupName", "StreamerFunctionName",
+		"records set aside are listed by ddbstream errors --stack " + s + "; batches the mapping gave up on by ddbstream redrive --stack " + s +
+			" --source streamer --dry-run (within 24 hours)"}}
 	if d.hasForwarder() {
-		list = append(list, group{"forwarder-logs", "forwarder error log lines", "ForwarderLogGroupName"})
+		list = append(list, group{"forwarder-logs", "forwarder error log lines", "ForwarderLogGroupName", "ForwarderFunctionName",
+			"the Databricks checks above say whether the destination answers; events given up on are listed by ddbstream redrive --stack " + s +
+				" --source forwarder --dry-run"})
+	}
+	if d.outputs["ExportPlannerFunctionName"] != "" {
+		list = append(list,
+			group{"export-planner-logs", "export planner error log lines", "ExportPlannerLogGroupName", "ExportPlannerFunctionName",
+				"an export not planned is retried by Lambda (twice by default), then kept in the planner's on-failure queue: fix the cause the lines name (often S3, KMS or DescribeExport permissions), then ddbstream redrive --stack " +
+					s + " --source export, and ddbstream backfill --stack " + s + " follows the conversion"},
+			group{"export-converter-logs", "export converter error log lines", "ExportConverterLogGroupName", "ExportConverterFunctionName",
+				"a data file not converted is retried by Lambda (twice by default), then kept in the converter's on-failure queue: fix the cause the lines name (often S3 or KMS permissions), then ddbstream redrive --stack " +
+					s + " --source export; lines set aside are listed by ddbstream errors --stack " + s})
 	}
 	for _, g := range list {
 		name := d.outputs[g.output]
+		if name == "" {
+			f, err := d.function(ctx, g.fnOutput)
+			if err != nil {
+				d.fail(g.id, g.title, short(err.Error()), remedyFor(err, "lambda:GetFunctionConfiguration"))
+				continue
+			}
+			name = f.LogGroup
+		}
 		lines, more, err := d.errorLines(ctx, name)
 		switch {
 		case err != nil:
@@ -399,8 +514,7 @@ func (d *doctor) logs(ctx context.Context) {
 				n = "more than " + n
 			}
 			d.fail(g.id, g.title, fmt.Sprintf("%s ERROR lines in %s in the last %s", n, name, d.cfg.Since),
-				"read them (aws logs filter-log-events --log-group-name "+name+" --filter-pattern '{ $.level = \"ERROR\" }'); records set aside are listed by ddbstream errors --stack "+d.cfg.Stack+
-					", batches and events given up on by ddbstream redrive --stack "+d.cfg.Stack+" --dry-run", lines...)
+				"read them (aws logs filter-log-events --log-group-name "+name+" --filter-pattern '{ $.level = \"ERROR\" }'); "+g.remedy, lines...)
 		default:
 			d.pass(g.id, g.title, fmt.Sprintf("none in %s in the last %s", name, d.cfg.Since))
 		}

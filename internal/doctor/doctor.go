@@ -6,15 +6,17 @@
 // stream (on, with the expected view type, the one the mapping reads);
 // the event source mapping (Enabled, its last processing result); how far
 // behind the stream is (IteratorAge); the on-failure queues (anything in
-// them is a batch or an event Lambda gave up on); the forwarder's trigger
-// (the bucket's EventBridge notifications, the rule enabled with iam's
-// pattern, targeting the forwarder, allowed to invoke it); each role's
+// them is a batch or an event Lambda gave up on); the forwarder's and the
+// export planner's triggers (the bucket's EventBridge notifications, the
+// rule enabled with eventrule's pattern, targeting the function with the
+// stack's dead-letter queue, allowed to invoke it); each role's
 // policies against what package iam defines (drift is reported statement
 // by statement); the Databricks secret (readable and well-formed, its
 // values never shown), the workspace (reachable, the credentials accepted,
 // by a cheap authenticated call) and the destination (volume directory,
 // job or warehouse), through the forwarder's own client and settings; and
-// the functions' recent error log lines.
+// the recent error log lines of the four functions (streamer, forwarder,
+// export planner, export converter), each with what to do.
 //
 // A check that cannot run because one it depends on failed is skipped,
 // saying which. Every check talks to AWS through a one-method interface
@@ -241,6 +243,11 @@ type doctor struct {
 	outputs   map[string]string
 	queueARNs map[string]string // queue URL -> ARN
 	functions map[string]*fn    // by output name
+	// eventBridge is whether the bucket sends its events to EventBridge,
+	// once read; bucketEventsOffReported is set once a check has failed
+	// for it, so that the next trigger check does not fail for it again.
+	eventBridge             *bool
+	bucketEventsOffReported bool
 }
 
 // fn is a deployed function, or why it could not be read.
@@ -293,7 +300,7 @@ func (d *doctor) run(ctx context.Context) {
 	if !d.stack(ctx) {
 		for _, id := range []struct{ id, title string }{
 			{"stream", "table stream"}, {"mapping", "event source mapping"}, {"iterator-age", "stream lag"},
-			{"queues", "on-failure queues"}, {"trigger", "forwarder trigger"}, {"roles", "role policies"},
+			{"queues", "on-failure queues"}, {"trigger", "forwarder trigger"}, {"export-trigger", "export planner trigger"}, {"roles", "role policies"},
 			{"databricks", "Databricks"}, {"logs", "error log lines"},
 		} {
 			d.skip(id.id, id.title, "the stack check failed")
@@ -305,6 +312,7 @@ func (d *doctor) run(ctx context.Context) {
 	d.iteratorAge(ctx)
 	d.queues(ctx)
 	d.trigger(ctx)
+	d.exportTrigger(ctx)
 	d.roles(ctx)
 	d.databricks(ctx)
 	d.logs(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ddbstream/pipeline/iam"
 	"github.com/ddbstream/pipeline/internal/databricks"
+	"github.com/ddbstream/pipeline/internal/eventrule"
 )
 
 func run(t *testing.T, w *world) Report {
@@ -42,9 +43,10 @@ func find(r Report, id string) (Check, bool) {
 func TestHealthyStackPassesEveryCheck(t *testing.T) {
 	r := run(t, newWorld())
 	ids := []string{"stack", "stream", "mapping", "iterator-age", "streamer-queue", "forwarder-queue", "forwarder-trigger-dlq",
-		"export-converter-queue", "export-planner-queue", "export-trigger-dlq", "trigger",
+		"export-converter-queue", "export-planner-queue", "export-trigger-dlq", "trigger", "export-trigger",
 		"role-streamer", "role-forwarder", "role-exportplanner", "role-exportconverter",
-		"databricks-secret", "databricks-workspace", "databricks-destination", "streamer-logs", "forwarder-logs"}
+		"databricks-secret", "databricks-workspace", "databricks-destination",
+		"streamer-logs", "forwarder-logs", "export-planner-logs", "export-converter-logs"}
 	for _, id := range ids {
 		c, ok := find(r, id)
 		if !ok {
@@ -79,7 +81,7 @@ func TestEachFaultFailsItsCheckWithItsRemedy(t *testing.T) {
 		skipped []string
 	}{
 		{"stack missing", func(w *world) { w.outputs = nil }, "stack", "not found", "check --stack and the region",
-			[]string{"stream", "mapping", "iterator-age", "queues", "trigger", "roles", "databricks", "logs"}},
+			[]string{"stream", "mapping", "iterator-age", "queues", "trigger", "export-trigger", "roles", "databricks", "logs"}},
 		{"outputs missing", func(w *world) { delete(w.outputs, "StreamerFailureQueueUrl") }, "stack", "lacks the outputs StreamerFailureQueueUrl", "make deploy",
 			[]string{"stream", "logs"}},
 		{"deployment rolled back", func(w *world) { w.stackStatus = cftypes.StackStatusUpdateRollbackComplete }, "stack", "UPDATE_ROLLBACK_COMPLETE", "describe-stack-events", nil},
@@ -103,11 +105,37 @@ func TestEachFaultFailsItsCheckWithItsRemedy(t *testing.T) {
 			"ddbstream redrive --stack DdbStreamPipeline --source export", nil},
 		{"export summaries given up", func(w *world) { w.queues[sqsBase+"planner-failures"].Send("{}") }, "export-planner-queue", "not converted", "--source export", nil},
 		{"export trigger dead letters", func(w *world) { w.queues[sqsBase+"export-trigger-dlq"].Send("{}") }, "export-trigger-dlq", "could not hand to the planner", "--source export", nil},
-		{"bucket events off", func(w *world) { w.eventBridge = false }, "trigger", "does not send its events to EventBridge", "make deploy", nil},
-		{"rule disabled", func(w *world) { w.ruleState = ebtypes.RuleStateDisabled }, "trigger", "DISABLED", "aws events enable-rule --name DdbStreamPipeline-PipelineForwarderTrigger-1A2B3C", nil},
-		{"rule pattern changed", func(w *world) { w.rulePattern = `{"source":["aws.s3"]}` }, "trigger", "not iam's eventrule.Forwarder pattern", "make deploy", nil},
-		{"no permission for the rule", func(w *world) { w.policy = "" }, "trigger", "no EventBridge rule may invoke", "make deploy", nil},
-		{"rule targets another function", func(w *world) { w.targets = []string{fnARN("other")} }, "trigger", "does not target", "make deploy", nil},
+		{"bucket events off", func(w *world) { w.eventBridge = false }, "trigger", "does not send its events to EventBridge: no new object reaches the forwarder, and no export summary the export planner",
+			"make deploy", []string{"export-trigger"}},
+		{"rule disabled", func(w *world) { w.rules[nameOf(ruleARN)].state = ebtypes.RuleStateDisabled }, "trigger", "DISABLED",
+			"aws events enable-rule --name DdbStreamPipeline-PipelineForwarderTrigger-1A2B3C", nil},
+		{"rule pattern changed", func(w *world) { w.rules[nameOf(ruleARN)].pattern = `{"source":["aws.s3"]}` }, "trigger", "not iam's eventrule.Forwarder pattern", "make deploy", nil},
+		{"no permission for the rule", func(w *world) { delete(w.policies, fnARN("DdbStreamPipeline-Forwarder")) }, "trigger", "no EventBridge rule may invoke", "make deploy", nil},
+		{"rule targets another function", func(w *world) {
+			w.rules[nameOf(ruleARN)].targets = []ebtypes.Target{{Arn: aws.String(fnARN("other"))}}
+		}, "trigger", "does not target", "make deploy", nil},
+		{"forwarder target without its dead-letter queue", func(w *world) { w.rules[nameOf(ruleARN)].targets[0].DeadLetterConfig = nil }, "trigger",
+			"has no dead-letter queue", "make deploy", nil},
+		// The export planner's trigger, checked like the forwarder's.
+		{"planner rule disabled", func(w *world) { w.rules[nameOf(plannerRuleARN)].state = ebtypes.RuleStateDisabled }, "export-trigger", "DISABLED",
+			"aws events enable-rule --name DdbStreamPipeline-PipelineBackfillPlannerTrigger-4D5E6F; exports that completed meanwhile were not converted: run ddbstream backfill --stack DdbStreamPipeline", nil},
+		{"planner rule with the forwarder's pattern", func(w *world) { w.rules[nameOf(plannerRuleARN)].pattern = w.rules[nameOf(ruleARN)].pattern }, "export-trigger",
+			"not iam's eventrule.ExportManifest pattern", "make deploy", nil},
+		{"planner rule for another export prefix", func(w *world) {
+			other, _ := json.Marshal(eventrule.ExportManifest(bucket, "other-exports").Document())
+			w.rules[nameOf(plannerRuleARN)].pattern = string(other)
+		}, "export-trigger", "not iam's eventrule.ExportManifest pattern", "ddbstream backfill --stack DdbStreamPipeline", nil},
+		{"planner rule targets another function", func(w *world) {
+			w.rules[nameOf(plannerRuleARN)].targets[0].Arn = aws.String(fnARN("DdbStreamPipeline-Converter"))
+		}, "export-trigger", "does not target DdbStreamPipeline-Planner", "make deploy", nil},
+		{"planner target without its dead-letter queue", func(w *world) { w.rules[nameOf(plannerRuleARN)].targets[0].DeadLetterConfig = nil }, "export-trigger",
+			"has no dead-letter queue", "make deploy", nil},
+		{"planner target with another dead-letter queue", func(w *world) {
+			w.rules[nameOf(plannerRuleARN)].targets[0].DeadLetterConfig.Arn = aws.String(sqsARN("forwarder-trigger-dlq"))
+		}, "export-trigger", "not to the stack's arn:aws:sqs:eu-west-1:123456789012:export-trigger-dlq", "make deploy", nil},
+		{"no permission for the planner's rule", func(w *world) { delete(w.policies, fnARN("DdbStreamPipeline-Planner")) }, "export-trigger",
+			"no EventBridge rule may invoke DdbStreamPipeline-Planner", "make deploy", nil},
+		{"planner rule gone", func(w *world) { delete(w.rules, nameOf(plannerRuleARN)) }, "export-trigger", "Rule does not exist", "make deploy", nil},
 		{"role statement widened", func(w *world) {
 			st := iam.Streamer(w.resources())
 			st[0].Actions = append(st[0].Actions, "s3:DeleteObject")
@@ -145,6 +173,18 @@ func TestEachFaultFailsItsCheckWithItsRemedy(t *testing.T) {
 		{"forwarder errors logged", func(w *world) {
 			w.logLines["DdbStreamPipeline-ForwarderLogs"] = []string{`{"level":"ERROR","msg":"object not delivered"}`}
 		}, "forwarder-logs", "1 ERROR lines", "filter-log-events", nil},
+		// The export functions' log groups come from their logging
+		// configuration: the stack has no output for them.
+		{"planner errors logged", func(w *world) {
+			w.logLines["DdbStreamPipeline-PlannerLogs"] = []string{`{"level":"ERROR","msg":"export not planned; Lambda will retry the event"}`}
+		}, "export-planner-logs", "1 ERROR lines in DdbStreamPipeline-PlannerLogs", "ddbstream redrive --stack DdbStreamPipeline --source export", nil},
+		{"converter errors logged", func(w *world) {
+			w.logLines["DdbStreamPipeline-ConverterLogs"] = []string{`{"level":"ERROR","msg":"data file not converted"}`}
+		}, "export-converter-logs", "1 ERROR lines in DdbStreamPipeline-ConverterLogs", "ddbstream errors --stack DdbStreamPipeline", nil},
+		{"planner's logs named by an output", func(w *world) {
+			w.outputs["ExportPlannerLogGroupName"] = "DdbStreamPipeline-PlannerLogs-Output"
+			w.logLines["DdbStreamPipeline-PlannerLogs-Output"] = []string{`{"level":"ERROR","msg":"export not planned"}`}
+		}, "export-planner-logs", "in DdbStreamPipeline-PlannerLogs-Output", "--source export", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,3 +285,43 @@ func TestVolumeRoot(t *testing.T) {
 }
 
 var _ = lambdatypes.EventSourceMappingConfiguration{}
+
+// TestDeliveryModeNoneStillChecksTheBackfill: without a forwarder, the
+// export planner's trigger still needs the bucket's EventBridge events.
+func TestDeliveryModeNoneStillChecksTheBackfill(t *testing.T) {
+	w := newWorld()
+	for _, k := range []string{"ForwarderFunctionName", "ForwarderLogGroupName", "ForwarderFailureQueueUrl", "ForwarderTriggerDeadLetterQueueUrl"} {
+		delete(w.outputs, k)
+	}
+	w.eventBridge = false
+	r := run(t, w)
+	c, _ := find(r, "export-trigger")
+	if c.Status != Fail || !strings.Contains(c.Detail, "does not send its events to EventBridge: no new object reaches the export planner") {
+		t.Errorf("export-trigger: %s %s", c.Status, c.Detail)
+	}
+}
+
+// TestStackBeforeTheBackfill: a stack without the export functions skips
+// their checks rather than failing them.
+func TestStackBeforeTheBackfill(t *testing.T) {
+	w := newWorld()
+	for k := range w.outputs {
+		if strings.HasPrefix(k, "Export") {
+			delete(w.outputs, k)
+		}
+	}
+	r := run(t, w)
+	if !r.OK {
+		t.Errorf("failed: %+v", r.Checks)
+	}
+	for _, id := range []string{"export-trigger"} {
+		if c, _ := find(r, id); c.Status != Skip {
+			t.Errorf("%s: %s, expect skip", id, c.Status)
+		}
+	}
+	for _, id := range []string{"export-planner-logs", "export-converter-logs"} {
+		if _, ok := find(r, id); ok {
+			t.Errorf("%s checked on a stack without export functions", id)
+		}
+	}
+}

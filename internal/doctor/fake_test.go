@@ -43,8 +43,10 @@ const (
 	streamARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-11-01T00:00:00.000"
 	keyARN    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	ruleARN   = "arn:aws:events:eu-west-1:123456789012:rule/DdbStreamPipeline-PipelineForwarderTrigger-1A2B3C"
-	token     = "dapi-doctor-test"
-	sqsBase   = "https://sqs.eu-west-1.amazonaws.com/123456789012/"
+	// plannerRuleARN is the export planner's trigger.
+	plannerRuleARN = "arn:aws:events:eu-west-1:123456789012:rule/DdbStreamPipeline-PipelineBackfillPlannerTrigger-4D5E6F"
+	token          = "dapi-doctor-test"
+	sqsBase        = "https://sqs.eu-west-1.amazonaws.com/123456789012/"
 )
 
 func fnARN(name string) string { return "arn:aws:lambda:eu-west-1:123456789012:function:" + name }
@@ -57,12 +59,12 @@ type world struct {
 	streamSpec  *ddbtypes.StreamSpecification
 	latest      string
 	mappings    []lambdatypes.EventSourceMappingConfiguration
-	policy      string // the forwarder's resource policy
-	ageMs       float64
-	queues      opsfake.Queues
-	ruleState   ebtypes.RuleState
-	rulePattern string
-	targets     []string
+	// policies are the functions' resource policies, by function ARN.
+	policies map[string]string
+	ageMs    float64
+	queues   opsfake.Queues
+	// rules are the EventBridge rules, by name.
+	rules       map[string]*rule
 	eventBridge bool
 	functions   opsfake.Functions
 	// inline policies by role name and policy name; attached by role.
@@ -95,8 +97,6 @@ func newWorld() *world {
 		streamSpec:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages},
 		latest:      streamARN,
 		ageMs:       1200,
-		ruleState:   ebtypes.RuleStateEnabled,
-		targets:     []string{fnARN("DdbStreamPipeline-Forwarder")},
 		eventBridge: true,
 		secret:      opsfake.NewSecret(""),
 		secretJSON:  func(host string) string { return `{"host":"` + host + `","token":"` + token + `"}` },
@@ -109,13 +109,25 @@ func newWorld() *world {
 		w.queues[sqsBase+q] = opsfake.NewQueue(sqsBase + q)
 	}
 	pattern, _ := json.Marshal(eventrule.Forwarder(bucket, "cdc").Document())
-	w.rulePattern = string(pattern)
+	plannerPattern, _ := json.Marshal(eventrule.ExportManifest(bucket, "cdc-exports").Document())
+	w.rules = map[string]*rule{
+		nameOf(ruleARN): {state: ebtypes.RuleStateEnabled, pattern: string(pattern), targets: []ebtypes.Target{{Id: aws.String("Forwarder"),
+			Arn: aws.String(fnARN("DdbStreamPipeline-Forwarder")), DeadLetterConfig: &ebtypes.DeadLetterConfig{Arn: aws.String(sqsARN("forwarder-trigger-dlq"))}}}},
+		nameOf(plannerRuleARN): {state: ebtypes.RuleStateEnabled, pattern: string(plannerPattern), targets: []ebtypes.Target{{Id: aws.String("Planner"),
+			Arn: aws.String(fnARN("DdbStreamPipeline-Planner")), DeadLetterConfig: &ebtypes.DeadLetterConfig{Arn: aws.String(sqsARN("export-trigger-dlq"))}}}},
+	}
 	w.mappings = []lambdatypes.EventSourceMappingConfiguration{{UUID: aws.String("a1b2c3d4-5678-90ab-cdef-11111EXAMPLE"), State: aws.String("Enabled"),
 		LastProcessingResult: aws.String("OK"), StateTransitionReason: aws.String("USER_INITIATED"),
 		DestinationConfig: &lambdatypes.DestinationConfig{OnFailure: &lambdatypes.OnFailure{Destination: aws.String("arn:aws:sqs:eu-west-1:123456789012:streamer-failures")}}}}
-	w.policy = `{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"DdbStreamPipeline-AllowTriggerToInvokeForwarder","Effect":"Allow",` +
-		`"Principal":{"Service":"events.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"` + fnARN("DdbStreamPipeline-Forwarder") + `",` +
-		`"Condition":{"ArnLike":{"AWS:SourceArn":"` + ruleARN + `"}}}]}`
+	invokeBy := func(fn, rule string) string {
+		return `{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"DdbStreamPipeline-AllowTriggerToInvoke","Effect":"Allow",` +
+			`"Principal":{"Service":"events.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"` + fnARN(fn) + `",` +
+			`"Condition":{"ArnLike":{"AWS:SourceArn":"` + rule + `"}}}]}`
+	}
+	w.policies = map[string]string{
+		fnARN("DdbStreamPipeline-Forwarder"): invokeBy("DdbStreamPipeline-Forwarder", ruleARN),
+		fnARN("DdbStreamPipeline-Planner"):   invokeBy("DdbStreamPipeline-Planner", plannerRuleARN),
+	}
 	w.functions = opsfake.Functions{}
 	for _, f := range []struct{ name, role, group string }{
 		{"DdbStreamPipeline-Streamer", "DdbStreamPipeline-StreamerRole-AAA", "DdbStreamPipeline-StreamerLogs"},
@@ -201,10 +213,11 @@ func (w *world) ListEventSourceMappings(_ context.Context, in *lambda.ListEventS
 }
 
 func (w *world) GetPolicy(_ context.Context, in *lambda.GetPolicyInput, _ ...func(*lambda.Options)) (*lambda.GetPolicyOutput, error) {
-	if w.policy == "" {
+	p, ok := w.policies[aws.ToString(in.FunctionName)]
+	if !ok {
 		return nil, &lambdatypes.ResourceNotFoundException{Message: aws.String("The resource you requested does not exist.")}
 	}
-	return &lambda.GetPolicyOutput{Policy: aws.String(w.policy)}, nil
+	return &lambda.GetPolicyOutput{Policy: aws.String(p)}, nil
 }
 
 func (w *world) GetMetricStatistics(_ context.Context, in *cloudwatch.GetMetricStatisticsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricStatisticsOutput, error) {
@@ -218,19 +231,33 @@ func (w *world) GetMetricStatistics(_ context.Context, in *cloudwatch.GetMetricS
 	}}, nil
 }
 
-func (w *world) DescribeRule(_ context.Context, in *eventbridge.DescribeRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error) {
-	if !strings.HasSuffix(ruleARN, "/"+aws.ToString(in.Name)) {
-		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule does not exist.")}
-	}
-	return &eventbridge.DescribeRuleOutput{Name: in.Name, Arn: aws.String(ruleARN), State: w.ruleState, EventPattern: aws.String(w.rulePattern)}, nil
+// rule is an EventBridge rule on the default bus.
+type rule struct {
+	state   ebtypes.RuleState
+	pattern string
+	targets []ebtypes.Target
 }
 
-func (w *world) ListTargetsByRule(_ context.Context, _ *eventbridge.ListTargetsByRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.ListTargetsByRuleOutput, error) {
-	out := &eventbridge.ListTargetsByRuleOutput{}
-	for i, t := range w.targets {
-		out.Targets = append(out.Targets, ebtypes.Target{Id: aws.String("t" + string(rune('0'+i))), Arn: aws.String(t)})
+// nameOf is the name in a rule's ARN on the default bus.
+func nameOf(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+func sqsARN(queue string) string { return "arn:aws:sqs:eu-west-1:123456789012:" + queue }
+
+func (w *world) DescribeRule(_ context.Context, in *eventbridge.DescribeRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error) {
+	r, ok := w.rules[aws.ToString(in.Name)]
+	if !ok || in.EventBusName != nil {
+		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule does not exist.")}
 	}
-	return out, nil
+	return &eventbridge.DescribeRuleOutput{Name: in.Name, Arn: aws.String("arn:aws:events:eu-west-1:123456789012:rule/" + aws.ToString(in.Name)),
+		State: r.state, EventPattern: aws.String(r.pattern)}, nil
+}
+
+func (w *world) ListTargetsByRule(_ context.Context, in *eventbridge.ListTargetsByRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.ListTargetsByRuleOutput, error) {
+	r, ok := w.rules[aws.ToString(in.Rule)]
+	if !ok {
+		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule does not exist.")}
+	}
+	return &eventbridge.ListTargetsByRuleOutput{Targets: r.targets}, nil
 }
 
 func (w *world) GetBucketNotificationConfiguration(_ context.Context, _ *s3.GetBucketNotificationConfigurationInput, _ ...func(*s3.Options)) (*s3.GetBucketNotificationConfigurationOutput, error) {

@@ -12,16 +12,30 @@ import (
 )
 
 // Images are compared as values, not text. The lake keeps an image as the
-// stream sent it (attribute order, set order and string escapes are
-// DynamoDB's), the live side is rendered from the SDK's map, so the same
-// item can be written differently. The comparison is driven by the live
-// item's DynamoDB types, which the typed rendering keeps: maps compare by
-// name regardless of order; lists in order; sets (SS, NS, BS) as sets,
-// since a plain lake image writes them as arrays in whatever order it got
-// them; strings by their decoded text; numbers by their exact text, which
-// DynamoDB normalises on write and returns the same from every API, and
-// which the lake keeps (1E+130 and 1e130, or -0 and 0, are different
-// texts: DynamoDB would not give both for one value).
+// stream sent it (attribute order, set order, string escapes and number
+// spelling are the writer's), the live side is rendered from the SDK's
+// map, so the same item can be written differently. The comparison is
+// driven by the live item's DynamoDB types, which the typed rendering
+// keeps, whatever the lake's image format:
+//
+//   - maps compare by name regardless of order, lists in order, at any
+//     depth;
+//   - strings by their decoded text;
+//   - numbers as decimals (decimal.go): 1.50 equals 1.5, 1E+2 equals 100,
+//     -0 equals 0, as DynamoDB stores them;
+//   - sets (SS, NS, BS) regardless of order, number set members as
+//     decimals. A plain image writes a set as a JSON array, which cannot
+//     be told from a list: the live side's type decides, so a plain lake
+//     array is compared as a set exactly when the live attribute is one.
+//     The limit, documented in the README: an attribute whose type changed
+//     between a list and a set with the same members compares equal in the
+//     plain format (the typed format tells them apart).
+//
+// Keys are not compared here: they are the item's identity, canonical
+// bytes (package record), matched byte for byte as every consumer of the
+// lake matches them. A key number the lake writes in another spelling than
+// DynamoDB stores makes a second item for those consumers; reconcile
+// reports such pairs (keytext.go) rather than hiding them.
 
 type jsonKind uint8
 
@@ -314,7 +328,7 @@ func sameAttr(lk, lv *jvalue, typed bool) bool {
 		if typed {
 			want = jString
 		}
-		return lk.kind == want && v.kind == jString && lk.text == v.text
+		return lk.kind == want && v.kind == jString && sameNumber(lk.text, v.text)
 	case "BOOL":
 		return lk.kind == v.kind && (v.kind == jTrue || v.kind == jFalse)
 	case "NULL":
@@ -339,13 +353,14 @@ func sameAttr(lk, lv *jvalue, typed bool) bool {
 		if t == "NS" && !typed {
 			elem = jNumber
 		}
-		return sameSet(lk, v, elem)
+		return sameSet(lk, v, elem, t == "NS")
 	}
 	return false
 }
 
-// sameSet compares a set's elements regardless of order.
-func sameSet(lk, v *jvalue, elem jsonKind) bool {
+// sameSet compares a set's elements regardless of order; numbers, as
+// decimals.
+func sameSet(lk, v *jvalue, elem jsonKind, numbers bool) bool {
 	if lk.kind != jArray || v.kind != jArray || len(lk.elements) != len(v.elements) {
 		return false
 	}
@@ -356,6 +371,9 @@ func sameSet(lk, v *jvalue, elem jsonKind) bool {
 				return nil, false
 			}
 			out[i] = e.text
+			if numbers {
+				out[i] = numberSetKey(e.text)
+			}
 		}
 		slices.Sort(out)
 		return out, true

@@ -79,6 +79,12 @@ type Config struct {
 	// ConsistentRead makes the Scan strongly consistent, at twice the
 	// read capacity. The recheck always reads strongly consistently.
 	ConsistentRead bool
+	// MaxThrottleWait bounds how long one Scan page or BatchGetItem
+	// request is retried while DynamoDB throttles it, beyond the SDK's own
+	// attempts (throttle.go), before the run fails (0: 15 minutes, long
+	// enough for on-demand capacity to adapt or an operator to raise the
+	// provisioned capacity).
+	MaxThrottleWait time.Duration
 	// Readers is the number of lake objects read at once (0: 16).
 	Readers int
 
@@ -153,7 +159,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReadRate < 0 || c.TotalSegments < 0 || c.TotalSegments > 1_000_000 || c.PageLimit < 0 ||
 		c.Readers < 0 || c.Partitions < 0 || c.Partitions > fold.MaxPartitions || c.PartitionMemory < 0 ||
-		c.Settle < 0 || c.SettleMargin < 0 || c.MaxRecheck < 0 || c.ProgressInterval < 0 {
+		c.Settle < 0 || c.SettleMargin < 0 || c.MaxRecheck < 0 || c.ProgressInterval < 0 || c.MaxThrottleWait < 0 {
 		errs = append(errs, fmt.Errorf("negative or out-of-range setting (TotalSegments up to 1,000,000, Partitions up to %d)", fold.MaxPartitions))
 	}
 	if len(errs) > 0 {
@@ -164,6 +170,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PartitionMemory == 0 {
 		c.PartitionMemory = fold.DefaultBudget
+	}
+	if c.MaxThrottleWait == 0 {
+		c.MaxThrottleWait = 15 * time.Minute
 	}
 	if c.SettleMargin == 0 {
 		c.SettleMargin = 30 * time.Second

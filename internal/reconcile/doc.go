@@ -11,6 +11,14 @@
 // itself). The Report counts them, keeps the first examples of each by
 // key (values only on request) and what the run cost in read capacity.
 //
+// Images compare as values (compare.go): numbers as decimals (decimal.go),
+// sets regardless of order, maps regardless of member order. Keys are the
+// item's identity byte for byte, as every consumer of the lake matches
+// them; a key number the lake spells otherwise than DynamoDB is reported
+// as such (keytext.go). Reads DynamoDB throttles are retried with a capped
+// backoff well beyond the SDK's attempts (throttle.go), so a long run
+// survives a busy table.
+//
 // The AWS calls go through one-method interfaces with the SDK's own
 // signatures (ListObjectsV2, GetObject, Scan, BatchGetItem,
 // DescribeTable), so the command passes its S3 and DynamoDB clients and

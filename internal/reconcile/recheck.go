@@ -82,7 +82,7 @@ func (r *run) recheck(ctx context.Context, firstListing []object) error {
 	}
 	var fresh []object
 	for _, o := range all {
-		if _, seen := slices.BinarySearchFunc(firstListing, o.key, func(a object, k string) int { return strings.Compare(a.key, k) }); !seen {
+		if _, seen := slices.BinarySearchFunc(firstListing, o.Key, func(a object, k string) int { return strings.Compare(a.Key, k) }); !seen {
 			fresh = append(fresh, o)
 		}
 	}
@@ -104,17 +104,20 @@ func (r *run) recheck(ctx context.Context, firstListing []object) error {
 	}
 
 	cutoff := t2.Truncate(time.Second).Add(-time.Second)
+	outcomes := make(map[string]Outcome, len(r.candOrder))
 	for _, k := range r.candOrder {
 		c := r.cands[k]
 		o, final, err := r.judge(c, cutoff)
 		if err != nil {
 			return err
 		}
+		outcomes[k] = o
 		r.rep.add(o, 1)
 		if err := r.offer(o, c.keys, final, c.live); err != nil {
 			return err
 		}
 	}
+	r.pairKeyTexts(outcomes)
 	return nil
 }
 
@@ -215,15 +218,13 @@ func (r *run) readLive(ctx context.Context) error {
 	}
 	for start := 0; start < len(keys); start += batchSize {
 		pending := keys[start:min(len(keys), start+batchSize)]
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt > 12 {
-					return fmt.Errorf("batch get item: %d keys still unprocessed after %d attempts", len(pending), attempt)
-				}
-				if err := r.cfg.Sleep(ctx, min(5*time.Second, 50*time.Millisecond<<attempt)); err != nil {
-					return err
-				}
-			}
+		// DynamoDB answers a BatchGetItem it can only partly serve with
+		// the rest in UnprocessedKeys rather than an error (it throws
+		// ProvisionedThroughputExceededException only when it can serve
+		// none: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html),
+		// so unprocessed keys are a throttle too, and wait on the same
+		// budget (Config.MaxThrottleWait).
+		err := r.patient(ctx, "batch get item", func() error {
 			if err := r.lim.wait(ctx); err != nil {
 				return err
 			}
@@ -232,7 +233,7 @@ func (r *run) readLive(ctx context.Context) error {
 				ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
 			})
 			if err != nil {
-				return fmt.Errorf("batch get item: %w", err)
+				return err
 			}
 			for _, cc := range out.ConsumedCapacity {
 				r.addRCU(false, aws.ToFloat64(cc.CapacityUnits))
@@ -240,7 +241,7 @@ func (r *run) readLive(ctx context.Context) error {
 			for _, item := range out.Responses[r.cfg.Table] {
 				k, image, err := sc.render(item)
 				if err != nil {
-					return fmt.Errorf("batch get item: item: %w", err)
+					return fmt.Errorf("item: %w", err)
 				}
 				// Every key asked for is one the lake or the Scan wrote
 				// canonically, so the item renders back to it; an item
@@ -250,7 +251,13 @@ func (r *run) readLive(ctx context.Context) error {
 					c.live = slices.Clone(image)
 				}
 			}
-			pending = out.UnprocessedKeys[r.cfg.Table].Keys
+			if pending = out.UnprocessedKeys[r.cfg.Table].Keys; len(pending) > 0 {
+				return fmt.Errorf("%w: %d keys", errUnprocessed, len(pending))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("batch get item: %w", err)
 		}
 	}
 	return nil

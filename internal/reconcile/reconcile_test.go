@@ -2,13 +2,20 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/record"
@@ -253,8 +260,9 @@ func mustLines(t *testing.T, format record.ImageFormat, changes ...foldtest.Chan
 	return lines
 }
 
-// TestNumbersAndKeys: values compare by DynamoDB's exact text, binary and
-// numeric keys join, and attribute and set order do not matter.
+// TestNumbersAndKeys: numbers compare as decimals, at any depth and in
+// number sets, binary and numeric keys join, and attribute and set order
+// do not matter.
 func TestNumbersAndKeys(t *testing.T) {
 	const n38 = "12345678901234567890123456789012345678"
 	tests := []struct {
@@ -263,12 +271,28 @@ func TestNumbersAndKeys(t *testing.T) {
 		liveItem map[string]types.AttributeValue
 		expect   Outcome
 	}{
-		{"1E+130", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"1E+130"}}`, avItem("a", 1, "1E+130"), Equal},
+		{"1E+125", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"1E+125"}}`, avItem("a", 1, "1E+125"), Equal},
 		{"38 digits", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"` + n38 + `"}}`, avItem("a", 1, n38), Equal},
 		{"38 digits, the last one off", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"` + n38 + `"}}`, avItem("a", 1, "12345678901234567890123456789012345679"), Different},
-		{"trailing zeros are text", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"19.990"}}`, avItem("a", 1, "19.99"), Different},
-		{"-0 is not 0", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"-0"}}`, avItem("a", 1, "0"), Different},
-		{"exponent spelling is text", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"1e130"}}`, avItem("a", 1, "1E+130"), Different},
+		{"trailing zeros are trimmed", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"19.990"}}`, avItem("a", 1, "19.99"), Equal},
+		{"DynamoDB Local's 3.140", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"3.140"}}`, avItem("a", 1, "3.14"), Equal},
+		{"1.50 is 1.5", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"1.50"}}`, avItem("a", 1, "1.5"), Equal},
+		{"1E+2 is 100", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"1E+2"}}`, avItem("a", 1, "100"), Equal},
+		{"-0 is 0", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"-0"}}`, avItem("a", 1, "0"), Equal},
+		{"exponent spelling", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"1e125"}}`, avItem("a", 1, "1E+125"), Equal},
+		{"1.5 is not 1.05", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"1.5"}}`, avItem("a", 1, "1.05"), Different},
+		{"-1 is not 1", `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"N":"-1"}}`, avItem("a", 1, "1"), Different},
+		{"nested numbers and number sets as decimals", `{"pk":{"S":"a"},"sk":{"N":"1"},"m":{"M":{"l":{"L":[{"N":"2.50"},{"M":{"x":{"N":"1E+1"}}}]},"s":{"NS":["1.0","3E0","20"]}}}}`,
+			map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "a"}, "sk": &types.AttributeValueMemberN{Value: "1"},
+				"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+					"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberN{Value: "2.5"},
+						&types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"x": &types.AttributeValueMemberN{Value: "10"}}}}},
+					"s": &types.AttributeValueMemberNS{Value: []string{"20", "3", "1"}},
+				}}}, Equal},
+		{"a nested number that differs", `{"pk":{"S":"a"},"sk":{"N":"1"},"m":{"M":{"l":{"L":[{"N":"2.51"}]}}}}`,
+			map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "a"}, "sk": &types.AttributeValueMemberN{Value: "1"},
+				"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+					"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberN{Value: "2.5"}}}}}}, Different},
 		{"sets in another order, maps in another order", `{"sk":{"N":"1"},"pk":{"S":"a"},"v":{"SS":["b","a","c"]},"m":{"M":{"y":{"NS":["2","10"]},"x":{"BS":["AQ==","AA=="]}}}}`,
 			map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "a"}, "sk": &types.AttributeValueMemberN{Value: "1"},
 				"v": &types.AttributeValueMemberSS{Value: []string{"a", "c", "b"}},
@@ -312,10 +336,10 @@ func TestBinaryAndNumericKeys(t *testing.T) {
 			}
 			fx.object(
 				foldtest.Change{Event: "INSERT", Keys: `{"n":{"N":"-5.5"},"id":{"B":"AAEC/w=="}}`, New: `{"id":{"B":"AAEC/w=="},"n":{"N":"-5.5"},"v":{"S":"x"}}`, Seq: "1", Created: tNow.Add(-time.Hour)},
-				foldtest.Change{Event: "INSERT", Keys: `{"id":{"B":"AQ=="},"n":{"N":"1E+130"}}`, New: `{"id":{"B":"AQ=="},"n":{"N":"1E+130"},"v":{"S":"y"}}`, Seq: "2", Created: tNow.Add(-time.Hour)},
+				foldtest.Change{Event: "INSERT", Keys: `{"id":{"B":"AQ=="},"n":{"N":"1E+125"}}`, New: `{"id":{"B":"AQ=="},"n":{"N":"1E+125"},"v":{"S":"y"}}`, Seq: "2", Created: tNow.Add(-time.Hour)},
 				foldtest.Change{Event: "INSERT", Keys: `{"id":{"B":"Ag=="},"n":{"N":"0"}}`, New: `{"id":{"B":"Ag=="},"n":{"N":"0"},"v":{"S":"z"}}`, Seq: "3", Created: tNow.Add(-time.Hour)})
 			fx.table.put(item([]byte{0, 1, 2, 255}, "-5.5", "x"))
-			fx.table.put(item([]byte{1}, "1E+130", "changed"))
+			fx.table.put(item([]byte{1}, "1E+125", "changed"))
 			fx.table.put(item([]byte{3}, "0", "new"))
 			cfg := fx.config()
 			cfg.ShowValues = true
@@ -327,7 +351,7 @@ func TestBinaryAndNumericKeys(t *testing.T) {
 				t.Errorf("the recheck did not read the differing items")
 			}
 			if format == record.Plain {
-				expect := []string{`missing from lake {"id":"Aw==","n":0}`, `only in lake {"id":"Ag==","n":0}`, `different {"id":"AQ==","n":1E+130}`}
+				expect := []string{`missing from lake {"id":"Aw==","n":0}`, `only in lake {"id":"Ag==","n":0}`, `different {"id":"AQ==","n":1E+125}`}
 				if got := exampleList(rep); !slices.Equal(got, expect) {
 					t.Errorf("examples:\n got    %q\n expect %q", got, expect)
 				}
@@ -478,4 +502,134 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("error %v does not name %s", err, want)
 		}
 	}
+}
+
+// TestKeyNumberSpelling: a key number the lake writes in another spelling
+// than DynamoDB stores (a DynamoDB Local stream record's 1E+2 for 100) is
+// a second item for every consumer of the lake, which matches keys byte
+// for byte; reconcile reports it as such, and pairs the two so that the
+// cause is named.
+func TestKeyNumberSpelling(t *testing.T) {
+	for _, format := range []record.ImageFormat{record.Plain, record.DynamoDB} {
+		t.Run(format.String(), func(t *testing.T) {
+			fx := newFixture(t, format)
+			fx.object(
+				foldtest.Change{Event: "INSERT", Keys: `{"pk":{"S":"a"},"sk":{"N":"1E+2"}}`, New: `{"pk":{"S":"a"},"sk":{"N":"1E+2"},"v":{"N":"1"}}`, Seq: "1", Created: tNow.Add(-time.Hour)},
+				fx.change("b", 2, "2", tNow.Add(-time.Hour)))
+			fx.table.put(avItem("a", 100, "1"))
+			fx.table.put(avItem("b", 2, "2"))
+			rep := fx.run(fx.config())
+			if got, expect := countsOf(rep), (counts{equal: 1, missing: 1, onlyLake: 1}); got != expect {
+				t.Errorf("counts:\n got    %+v\n expect %+v", got, expect)
+			}
+			lake, live := `{"pk":"a","sk":1E+2}`, `{"pk":"a","sk":100}`
+			if format == record.DynamoDB {
+				lake, live = `{"pk":{"S":"a"},"sk":{"N":"1E+2"}}`, `{"pk":{"S":"a"},"sk":{"N":"100"}}`
+			}
+			if expect := []KeyTextPair{{Lake: lake, Live: live}}; rep.KeyTextDiffers != 1 || !slices.Equal(rep.KeyTextExamples, expect) {
+				t.Errorf("key text: got %d %v, expect 1 %v", rep.KeyTextDiffers, rep.KeyTextExamples, expect)
+			}
+		})
+	}
+}
+
+// throttlingTable throttles the first scans Scan calls and the first
+// gets BatchGetItem calls, as a table over its capacity for a while does.
+type throttlingTable struct {
+	*fakeTable
+	mu          sync.Mutex
+	scans, gets int
+	err         func() error
+}
+
+func (f *throttlingTable) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	f.mu.Lock()
+	throttle := f.scans != 0
+	if f.scans > 0 {
+		f.scans--
+	}
+	f.mu.Unlock()
+	if throttle {
+		return nil, f.err()
+	}
+	return f.fakeTable.Scan(ctx, in, o...)
+}
+
+func (f *throttlingTable) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	f.mu.Lock()
+	throttle := f.gets != 0
+	if f.gets > 0 {
+		f.gets--
+	}
+	f.mu.Unlock()
+	if throttle {
+		return nil, f.err()
+	}
+	return f.fakeTable.BatchGetItem(ctx, in, o...)
+}
+
+// sdkThrottle is what the SDK returns once its own attempts are spent on
+// a throttled request: the operation error around DynamoDB's exception,
+// joined with its retry quota's refusal once that is exhausted.
+func sdkThrottle() error {
+	return &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "Scan", Err: errors.Join(
+		&retry.MaxAttemptsError{Attempt: 3, Err: &types.ProvisionedThroughputExceededException{Message: aws.String("The level of configured provisioned throughput for the table was exceeded.")}},
+		ratelimit.QuotaExceededError{Available: 0, Requested: 5})}
+}
+
+// TestPatientUnderThrottling: a table that throttles the first 20 Scan
+// calls and the first 5 BatchGetItem calls (each after the SDK's own
+// attempts) is reconciled all the same, waiting with a capped backoff on
+// the injected clock; one that never stops throttling ends the run after
+// MaxThrottleWait with ErrThrottled.
+func TestPatientUnderThrottling(t *testing.T) {
+	t.Run("for a while", func(t *testing.T) {
+		fx := newFixture(t, record.Plain)
+		var changes []foldtest.Change
+		for i := range 10 {
+			changes = append(changes, fx.change("a", i, fmt.Sprint(i), tNow.Add(-time.Hour)))
+			fx.table.put(avItem("a", i, fmt.Sprint(i)))
+		}
+		fx.object(changes...)
+		fx.table.put(avItem("z", 1, "99")) // missing from the lake: the recheck reads it
+		var sleeps []time.Duration
+		fx.clock.onSleep = func(d time.Duration) { sleeps = append(sleeps, d) }
+		tt := &throttlingTable{fakeTable: fx.table, scans: 20, gets: 5, err: sdkThrottle}
+		cfg := fx.config()
+		cfg.Scan, cfg.BatchGet = tt, tt
+		rep := fx.run(cfg)
+		if got, expect := countsOf(rep), (counts{equal: 10, missing: 1}); got != expect {
+			t.Errorf("counts:\n got    %+v\n expect %+v", got, expect)
+		}
+		if rep.ThrottledRequests != 25 || len(sleeps) != 25 {
+			t.Errorf("throttled requests %d, sleeps %d; expect 25 each", rep.ThrottledRequests, len(sleeps))
+		}
+		for _, d := range sleeps {
+			if d <= 0 || d > ThrottleMaxDelay {
+				t.Errorf("a backoff of %s, outside (0, %s]", d, ThrottleMaxDelay)
+			}
+		}
+	})
+	t.Run("without end", func(t *testing.T) {
+		fx := newFixture(t, record.Plain)
+		fx.table.put(avItem("a", 1, "1"))
+		tt := &throttlingTable{fakeTable: fx.table, scans: -1, err: sdkThrottle}
+		cfg := fx.config()
+		cfg.Scan, cfg.MaxThrottleWait = tt, 10*time.Minute
+		_, err := Run(context.Background(), cfg)
+		if !errors.Is(err, ErrThrottled) || !strings.Contains(err.Error(), "for 10m0s") {
+			t.Fatalf("error: got %v, expect ErrThrottled after 10m0s", err)
+		}
+	})
+	t.Run("other errors are not retried", func(t *testing.T) {
+		fx := newFixture(t, record.Plain)
+		tt := &throttlingTable{fakeTable: fx.table, scans: -1, err: func() error {
+			return &types.ResourceNotFoundException{Message: aws.String("Requested resource not found")}
+		}}
+		cfg := fx.config()
+		cfg.Scan = tt
+		if _, err := Run(context.Background(), cfg); err == nil || fx.clock.slept != 0 {
+			t.Fatalf("error %v after sleeping %s; expect a failure at once", err, fx.clock.slept)
+		}
+	})
 }

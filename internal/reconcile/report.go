@@ -130,6 +130,22 @@ type Report struct {
 	// lines by object and line.
 	Examples  []Example
 	Malformed []Malformed
+
+	// KeyTextDiffers counts the rechecked items that the lake keys with
+	// other number text than the table (1E+2 for 100): each is counted
+	// once only in the lake and once missing from the lake, since every
+	// consumer of the lake matches keys byte for byte (keytext.go).
+	// KeyTextExamples are the first Config.Examples of them, by the
+	// lake's keys.
+	KeyTextDiffers  int64
+	KeyTextExamples []KeyTextPair
+
+	// ThrottledRequests counts the Scan and BatchGetItem requests that
+	// DynamoDB throttled after the SDK's own retries, and that reconcile
+	// retried (throttle.go); ThrottleWait is the time it waited for them,
+	// summed over requests (the segments wait in parallel).
+	ThrottledRequests int64
+	ThrottleWait      time.Duration
 }
 
 // Differences is the number of items, and malformed lines, that make the

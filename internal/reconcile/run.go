@@ -99,7 +99,7 @@ func (r *run) run(ctx context.Context) error {
 		return err
 	}
 	for _, o := range objects {
-		r.rep.LakeBytes += o.size
+		r.rep.LakeBytes += o.Size
 	}
 	r.rep.Objects = int64(len(objects))
 

@@ -18,7 +18,7 @@ import (
 // DynamoDB JSON (record.AppendImage), which keeps the types the
 // comparison needs (sets, binary) whatever the lake's image format.
 // Every page waits for the shared read-capacity limiter and is charged
-// its ConsumedCapacity.
+// its ConsumedCapacity; a throttled page is retried (throttle.go).
 func (r *run) scan(ctx context.Context, live *fold.Spill) error {
 	r.rep.ScanStarted = r.cfg.Now()
 	g := newGroup(ctx)
@@ -74,7 +74,12 @@ func (r *run) scanSegment(ctx context.Context, live *fold.Spill, seg int) error 
 		if err := r.lim.wait(ctx); err != nil {
 			return err
 		}
-		out, err := r.cfg.Scan.Scan(ctx, in)
+		var out *dynamodb.ScanOutput
+		err := r.patient(ctx, fmt.Sprintf("scan segment %d of %d", seg, r.rep.Segments), func() error {
+			var err error
+			out, err = r.cfg.Scan.Scan(ctx, in)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("scan segment %d of %d: %w", seg, r.rep.Segments, err)
 		}

@@ -2,11 +2,13 @@ package planner
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"time"
 
 	"github.com/ddbstream/pipeline/internal/emf"
 	"github.com/ddbstream/pipeline/internal/envconfig"
+	"github.com/ddbstream/pipeline/internal/objectkey"
 )
 
 // Config is the planner's configuration.
@@ -26,6 +28,18 @@ type Config struct {
 	// S3PathStyle addresses the bucket in the path, for S3-compatible
 	// servers (S3_FORCE_PATH_STYLE).
 	S3PathStyle bool
+
+	// Bucket, ExportPrefix and Table are the pipeline's own exports: its
+	// bucket (BUCKET_NAME), export prefix (EXPORT_PREFIX) and table
+	// (TABLE_NAME). An export elsewhere, or of another table, is not this
+	// pipeline's to convert: the planner answers it with a logged skip
+	// rather than an error that would land in the failure queue. The
+	// stack's rule only sends this bucket's summaries under the export
+	// prefix, but EventBridge's '*' also matches a deeper
+	// .../AWSDynamoDB/<id>/... and a hand-made or redriven event can name
+	// anything. Empty: not checked (a stack deployed before these
+	// variables existed).
+	Bucket, ExportPrefix, Table string
 }
 
 // DefaultConfig returns the defaults, with no converter function.
@@ -38,6 +52,10 @@ func DefaultConfig() Config {
 // name, a partial ARN or an ARN, with an optional version or alias.
 var functionName = regexp.MustCompile(`^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$`)
 
+// tableName is DynamoDB's rule for table names
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html).
+var tableName = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+
 // ConfigFromEnv reads and validates the configuration; lookup is usually
 // os.LookupEnv. The error names every bad variable and its expected form.
 func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
@@ -49,9 +67,18 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		DeadlineMargin:    r.Duration("DEADLINE_MARGIN", d.DeadlineMargin, 100*time.Millisecond, 5*time.Minute),
 		MetricsNamespace:  r.String("METRICS_NAMESPACE", d.MetricsNamespace),
 		S3PathStyle:       r.Bool("S3_FORCE_PATH_STYLE", false),
+		Bucket:            r.String("BUCKET_NAME", ""),
+		ExportPrefix:      r.String("EXPORT_PREFIX", ""),
+		Table:             r.String("TABLE_NAME", ""),
 	}
 	if c.ConverterFunction != "" && !functionName.MatchString(c.ConverterFunction) {
 		r.Fail("CONVERTER_FUNCTION", c.ConverterFunction, "a Lambda function name, partial ARN or ARN")
+	}
+	if c.ExportPrefix != "" && objectkey.ValidatePrefix(c.ExportPrefix) != nil {
+		r.Fail("EXPORT_PREFIX", c.ExportPrefix, "a key prefix of letters, digits and -_.=/ without a leading or trailing /")
+	}
+	if c.Table != "" && !tableName.MatchString(c.Table) {
+		r.Fail("TABLE_NAME", c.Table, "a DynamoDB table name (3-255 letters, digits, _ . -)")
 	}
 	if err := r.Err(); err != nil {
 		return Config{}, err
@@ -66,6 +93,14 @@ func (c Config) Validate() error {
 	}
 	if c.InvokeConcurrency < 1 {
 		return errors.New("invoke concurrency must be 1 or more")
+	}
+	if c.ExportPrefix != "" {
+		if err := objectkey.ValidatePrefix(c.ExportPrefix); err != nil {
+			return fmt.Errorf("export prefix: %w", err)
+		}
+	}
+	if c.Table != "" && !tableName.MatchString(c.Table) {
+		return fmt.Errorf("table %q is not a DynamoDB table name", c.Table)
 	}
 	return nil
 }

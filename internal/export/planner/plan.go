@@ -57,8 +57,42 @@ type Clients struct {
 // does not document that manifest-summary.json is the export's last
 // object, so the planner trusts only DescribeExport's COMPLETED, and
 // fails the event while the export runs: Lambda's asynchronous retries
-// (and EventBridge's, before them) bring it back later.
+// bring it back later. Those are few: Lambda runs a function that
+// returned an error "two more times, with a one-minute wait between the
+// first two attempts, and two minutes between the second and third"
+// (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html;
+// the stack's asyncRetryAttempts may lower it), then hands the event to
+// the planner's on-failure queue. EventBridge does not retry a function
+// error at all: its retry policy covers deliveries it could not make (the
+// target unavailable, throttled, not permitted), and once Lambda has
+// accepted the event EventBridge is done with it
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
+// So an export that DescribeExport reports IN_PROGRESS for more than
+// about three minutes after its summary appeared is not converted by this
+// event: its summary waits in the on-failure queue (ddbstream redrive
+// --source export), or ddbstream backfill invokes the planner again.
 var ErrInProgress = errors.New("export is still IN_PROGRESS; failing so that Lambda retries the event")
+
+// Why an export is not this planner's to convert (ExportResult.SkipReason,
+// Plan.Skip). Each ends the event without error: retrying cannot change
+// it, and the failure queue is for what an operator must repair.
+const (
+	// SkipNotSummary: the object is not an export's manifest-summary.json.
+	SkipNotSummary = "not-a-summary"
+	// SkipOtherBucket: the export is in another bucket than Config.Bucket.
+	SkipOtherBucket = "other-bucket"
+	// SkipOtherPrefix: the export is under another prefix than
+	// Config.ExportPrefix.
+	SkipOtherPrefix = "other-prefix"
+	// SkipOtherTable: the export is of another table than Config.Table.
+	SkipOtherTable = "other-table"
+	// SkipFormat: the export is not in DynamoDB JSON (ION): its lines
+	// have another syntax.
+	SkipFormat = "unsupported-format"
+	// SkipExportType: the export is an INCREMENTAL_EXPORT, whose lines
+	// are changes, not items: it is no snapshot.
+	SkipExportType = "unsupported-export-type"
+)
 
 // Planner turns the creation of an export's manifest-summary.json into
 // one converter invocation per data file. It implements lambda.Handler.
@@ -98,25 +132,98 @@ type Plan struct {
 	// Filtered is set for an export with a filter: its snapshot holds only
 	// the items that matched.
 	Filtered bool
-	Jobs     []export.Job
+	// Skip, when set, is why the export is not converted (one of the
+	// Skip* reasons), and SkipDetail says it for people; Jobs is then
+	// empty.
+	Skip, SkipDetail string
+	Jobs             []export.Job
 }
+
+// skip marks the plan as one to skip.
+func (plan *Plan) skip(reason, detail string) Plan {
+	plan.Skip, plan.SkipDetail = reason, detail
+	return *plan
+}
+
+// foreign says why an export lies outside this pipeline's bucket and
+// export prefix, or nothing.
+func (p *Planner) foreign(bucket string, loc export.Location) (reason, detail string) {
+	switch {
+	case p.cfg.Bucket != "" && bucket != p.cfg.Bucket:
+		return SkipOtherBucket, fmt.Sprintf("the export is in bucket %s; this planner converts the exports in %s", bucket, p.cfg.Bucket)
+	case p.cfg.ExportPrefix != "" && loc.Root != p.cfg.ExportPrefix:
+		return SkipOtherPrefix, fmt.Sprintf("the export is under prefix %q; this planner converts the exports under %q", loc.Root, p.cfg.ExportPrefix)
+	}
+	return "", ""
+}
+
+// unconvertible says why the converter must not read an export of
+// tableArn, in format, of type exportType, or nothing. Only values that
+// are present count: an absent format or type is decided by
+// DescribeExport, and then by export.Summary.Supported.
+func (p *Planner) unconvertible(tableArn, format, exportType string) (reason, detail string) {
+	if name, err := export.TableNameFromArn(tableArn); err == nil && p.cfg.Table != "" && name != p.cfg.Table {
+		return SkipOtherTable, fmt.Sprintf("the export is of table %s; this planner converts the exports of %s", name, p.cfg.Table)
+	}
+	if format != "" && format != export.FormatDynamoDBJSON {
+		return SkipFormat, fmt.Sprintf("the export's format is %s; the backfill converts %s only (export again with ddbstream backfill)", format, export.FormatDynamoDBJSON)
+	}
+	if exportType != "" && exportType != export.FullExport {
+		return SkipExportType, fmt.Sprintf("the export is an %s, whose lines are changes rather than items; the backfill converts a %s only", exportType, export.FullExport)
+	}
+	return "", ""
+}
+
+// summaryHead is what decides whether an export is this planner's,
+// decoded leniently: a summary the converter cannot read (an incremental
+// export's, say) need not carry every field a full export's has.
+type summaryHead struct {
+	ExportArn    string `json:"exportArn"`
+	TableArn     string `json:"tableArn"`
+	OutputFormat string `json:"outputFormat"`
+	ExportType   string `json:"exportType"`
+}
+
+// maxSummaryBytes bounds what is read of a summary, as export.ReadSummary
+// does: AWS's is a few hundred bytes.
+const maxSummaryBytes = 1 << 20
 
 // Plan reads the export whose manifest-summary.json is bucket/key and,
 // when it is COMPLETED, builds its Jobs. It invokes nothing, so a local
 // harness can run the Jobs itself. Every data file is checked before any
-// Job is returned: a malformed manifest yields an error and no Job.
+// Job is returned: a malformed manifest yields an error and no Job. An
+// export that is not this pipeline's to convert (another bucket, prefix
+// or table, an Ion or incremental export) yields a Plan with Skip set and
+// no error.
 func (p *Planner) Plan(ctx context.Context, bucket, key string) (Plan, error) {
 	plan := Plan{Bucket: bucket, SummaryKey: key}
 	loc, err := export.LocateSummary(key)
 	if err != nil {
 		return plan, err
 	}
+	if reason, detail := p.foreign(bucket, loc); reason != "" {
+		return plan.skip(reason, detail), nil
+	}
 	body, err := p.get(ctx, bucket, key)
 	if err != nil {
 		return plan, err
 	}
-	plan.Summary, err = export.ReadSummary(body)
+	b, err := io.ReadAll(io.LimitReader(body, maxSummaryBytes+1))
 	body.Close()
+	switch {
+	case err != nil:
+		return plan, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	case len(b) > maxSummaryBytes:
+		return plan, fmt.Errorf("s3://%s/%s: manifest summary is larger than %d bytes", bucket, key, maxSummaryBytes)
+	}
+	var head summaryHead
+	if json.Unmarshal(b, &head) == nil {
+		if reason, detail := p.unconvertible(head.TableArn, head.OutputFormat, head.ExportType); reason != "" {
+			plan.Summary = export.Summary{ExportArn: head.ExportArn, TableArn: head.TableArn, OutputFormat: head.OutputFormat, ExportType: head.ExportType}
+			return plan.skip(reason, detail), nil
+		}
+	}
+	plan.Summary, err = export.ParseSummary(b)
 	if err != nil {
 		return plan, fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
 	}
@@ -153,6 +260,9 @@ func (p *Planner) Plan(ctx context.Context, bucket, key string) (Plan, error) {
 	if d.ExportFormat != "" {
 		s.OutputFormat = string(d.ExportFormat)
 	}
+	if reason, detail := p.unconvertible(first(aws.ToString(d.TableArn), s.TableArn), s.OutputFormat, s.ExportType); reason != "" {
+		return plan.skip(reason, detail), nil
+	}
 	if err := s.Supported(); err != nil {
 		return plan, err
 	}
@@ -187,6 +297,16 @@ func (p *Planner) Plan(ctx context.Context, bucket, key string) (Plan, error) {
 		plan.Jobs = append(plan.Jobs, job)
 	}
 	return plan, nil
+}
+
+// first returns the first non-empty string.
+func first(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 type keySchema struct{ PartitionKey, SortKey string }
@@ -323,8 +443,13 @@ type ExportResult struct {
 	DataFiles int    `json:"dataFiles"`
 	Items     int64  `json:"items"`
 	Invoked   int    `json:"invoked"`
-	// Skipped says why a key was not planned (not an export summary).
+	// Skipped says, for people, why a key was not planned: not an export
+	// summary, or an export this pipeline must not convert (another
+	// bucket, prefix or table, an Ion or incremental export).
+	// ddbstream redrive reads it.
 	Skipped string `json:"skipped,omitempty"`
+	// SkipReason is Skipped for programs: one of the Skip* reasons.
+	SkipReason string `json:"skipReason,omitempty"`
 }
 
 // Invoke implements lambda.Handler.
@@ -340,9 +465,10 @@ func (p *Planner) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // (the stack's EventBridge rule sends one "Object Created" event per
 // summary; S3 notifications are read too). An error fails the invocation
 // so that Lambda retries it: an export still IN_PROGRESS, an AWS call or
-// invocation that failed, a malformed manifest. A FAILED export is logged
-// and ends the event without error: there is nothing to convert, and
-// retrying cannot change that.
+// invocation that failed, a malformed manifest. A FAILED export, and one
+// this pipeline must not convert (Plan.Skip), is logged and ends the
+// event without error: there is nothing to convert, and retrying cannot
+// change that.
 func (p *Planner) Handle(ctx context.Context, payload []byte) (Response, error) {
 	resp := Response{Exports: []ExportResult{}}
 	ev, err := s3event.Parse(payload)
@@ -372,7 +498,7 @@ func (p *Planner) handleObject(ctx, logCtx context.Context, o s3event.Object) (E
 	start := p.tel.Now()
 	r := ExportResult{Bucket: o.Bucket, Key: o.Key}
 	if _, err := export.LocateSummary(o.Key); err != nil {
-		r.Skipped = err.Error()
+		r.Skipped, r.SkipReason = err.Error(), SkipNotSummary
 		p.tel.Log.WarnContext(logCtx, "object skipped: not an export summary", "bucket", o.Bucket, "key", o.Key, "reason", err.Error())
 		return r, nil
 	}
@@ -384,10 +510,15 @@ func (p *Planner) handleObject(ctx, logCtx context.Context, o s3event.Object) (E
 	attrs := []any{"bucket", o.Bucket, "key", o.Key, "exportArn", r.ExportArn, "status", r.Status, "table", plan.Summary.TableArn,
 		"exportTime", plan.Summary.ExportTime, "dataFiles", r.DataFiles, "items", r.Items}
 	metrics := func(planned, inProgress, failed, invokeFailures float64) {
+		skipped := 0.0
+		if plan.Skip != "" {
+			skipped = 1
+		}
 		p.tel.Emit(logCtx, start,
 			emf.Metric{Name: "ExportsPlanned", Unit: emf.Count, Value: planned},
 			emf.Metric{Name: "ExportsInProgress", Unit: emf.Count, Value: inProgress},
 			emf.Metric{Name: "ExportsFailed", Unit: emf.Count, Value: failed},
+			emf.Metric{Name: "ExportsSkipped", Unit: emf.Count, Value: skipped},
 			emf.Metric{Name: "ExportDataFiles", Unit: emf.Count, Value: float64(r.Invoked)},
 			emf.Metric{Name: "ExportItems", Unit: emf.Count, Value: float64(r.Items)},
 			emf.Metric{Name: "InvokeFailures", Unit: emf.Count, Value: invokeFailures},
@@ -402,6 +533,11 @@ func (p *Planner) handleObject(ctx, logCtx context.Context, o s3event.Object) (E
 		metrics(0, 0, 0, 0)
 		p.tel.Log.ErrorContext(logCtx, "export not planned; Lambda will retry the event", append(attrs, "error", err.Error())...)
 		return r, err
+	case plan.Skip != "":
+		r.Skipped, r.SkipReason = plan.SkipDetail, plan.Skip
+		metrics(0, 0, 0, 0)
+		p.tel.Log.WarnContext(logCtx, "export skipped: not this pipeline's to convert", append(attrs, "skipReason", plan.Skip, "reason", plan.SkipDetail)...)
+		return r, nil
 	case plan.Status == StatusFailed:
 		metrics(0, 0, 1, 0)
 		p.tel.Log.ErrorContext(logCtx, "export failed: nothing to convert", append(attrs, "failureCode", plan.FailureCode, "failureMessage", plan.FailureMessage)...)

@@ -177,11 +177,14 @@ type harness struct {
 	logs, metrics bytes.Buffer
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, edits ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{aws: &fakeAWS{objects: map[string][]byte{}}}
 	cfg := DefaultConfig()
 	cfg.ConverterFunction = converterFunction
+	for _, e := range edits {
+		e(&cfg)
+	}
 	p, err := New(Clients{S3: h.aws, Exports: h.aws, Tables: h.aws, Lambda: h.aws}, cfg,
 		function.WithLogger(lambdalog.New(&h.logs, slog.LevelDebug)), function.WithMetrics(emf.New(&h.metrics, "NS")))
 	if err != nil {
@@ -312,11 +315,11 @@ func TestNotPlanned(t *testing.T) {
 			f.export.FailureCode, f.export.FailureMessage = aws.String("S3NoSuchBucket"), aws.String("The bucket is gone")
 		}, "", nil, `"failureCode":"S3NoSuchBucket"`},
 		{"unknown status", func(_ *testing.T, f *fakeAWS, _ exportFixture) { f.export.ExportStatus = "PAUSED" }, `status "PAUSED"`, nil, "export not planned"},
-		{"incremental export", func(_ *testing.T, f *fakeAWS, _ exportFixture) {
-			f.export.ExportType = dbtypes.ExportTypeIncrementalExport
-		},
-			"INCREMENTAL_EXPORT", nil, "export not planned"},
-		{"Ion export", func(_ *testing.T, f *fakeAWS, _ exportFixture) { f.export.ExportFormat = dbtypes.ExportFormatIon }, `"ION"`, nil, ""},
+		{"no format anywhere", func(t *testing.T, f *fakeAWS, x exportFixture) {
+			k := x.bucket + "/" + x.summaryKey
+			f.objects[k] = bytes.Replace(f.objects[k], []byte(`, "outputFormat": "DYNAMODB_JSON"`), nil, 1)
+			f.export.ExportFormat = ""
+		}, `output format ""`, nil, "export not planned"},
 		{"DescribeExport fails", func(_ *testing.T, f *fakeAWS, _ exportFixture) {
 			f.exportErr = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down"}
 		}, "ThrottlingException", nil, ""},
@@ -491,5 +494,135 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if _, err := ConfigFromEnv(env(map[string]string{"CONVERTER_FUNCTION": "a b"})); err == nil {
 		t.Error("a function name with a space was accepted")
+	}
+}
+
+// TestSkipsWhatItMustNotConvert: an export the converter cannot read (Ion,
+// incremental) or that is not this pipeline's (another table, bucket or
+// export prefix) ends the event with a logged skip and an answer saying
+// why, not an error that would send it to the failure queue after
+// Lambda's retries. Foreign locations are skipped before any AWS call.
+func TestSkipsWhatItMustNotConvert(t *testing.T) {
+	own := func(c *Config) { c.Bucket, c.ExportPrefix, c.Table = "lake-backfill", "exports", "Readings" }
+	summary := func(t *testing.T, f *fakeAWS, x exportFixture, old, new string) {
+		t.Helper()
+		k := x.bucket + "/" + x.summaryKey
+		if !bytes.Contains(f.objects[k], []byte(old)) {
+			t.Fatalf("summary has no %s", old)
+		}
+		f.objects[k] = bytes.Replace(f.objects[k], []byte(old), []byte(new), 1)
+	}
+	tests := []struct {
+		name   string
+		edit   func(t *testing.T, f *fakeAWS, x exportFixture) (bucket, key string)
+		reason string
+		detail string
+		// calls are the AWS calls made before the skip.
+		calls []string
+	}{
+		{"Ion export, as DescribeExport says", func(_ *testing.T, f *fakeAWS, x exportFixture) (string, string) {
+			f.export.ExportFormat = dbtypes.ExportFormatIon
+			return x.bucket, x.summaryKey
+		}, SkipFormat, "format is ION", []string{"GetObject", "DescribeExport"}},
+		{"Ion export, as its summary says", func(t *testing.T, f *fakeAWS, x exportFixture) (string, string) {
+			summary(t, f, x, `"outputFormat": "DYNAMODB_JSON"`, `"outputFormat": "ION"`)
+			return x.bucket, x.summaryKey
+		}, SkipFormat, "format is ION", []string{"GetObject"}},
+		{"incremental export, as DescribeExport says", func(_ *testing.T, f *fakeAWS, x exportFixture) (string, string) {
+			f.export.ExportType = dbtypes.ExportTypeIncrementalExport
+			return x.bucket, x.summaryKey
+		}, SkipExportType, "INCREMENTAL_EXPORT", []string{"GetObject", "DescribeExport"}},
+		{"incremental export whose summary has no exportTime", func(t *testing.T, f *fakeAWS, x exportFixture) (string, string) {
+			summary(t, f, x, `"exportTime": "2026-11-23T16:00:00.123Z", `, `"exportType": "INCREMENTAL_EXPORT", `)
+			return x.bucket, x.summaryKey
+		}, SkipExportType, "INCREMENTAL_EXPORT", []string{"GetObject"}},
+		{"another table", func(t *testing.T, f *fakeAWS, x exportFixture) (string, string) {
+			summary(t, f, x, `table/Readings"`, `table/Orders"`)
+			return x.bucket, x.summaryKey
+		}, SkipOtherTable, "of table Orders", []string{"GetObject"}},
+		{"another export prefix", func(t *testing.T, f *fakeAWS, x exportFixture) (string, string) {
+			k := "elsewhere/" + x.summaryKey
+			f.objects[x.bucket+"/"+k] = f.objects[x.bucket+"/"+x.summaryKey]
+			return x.bucket, k
+		}, SkipOtherPrefix, `under prefix "elsewhere/exports"`, nil},
+		{"another bucket", func(t *testing.T, f *fakeAWS, x exportFixture) (string, string) {
+			f.objects["other-bucket/"+x.summaryKey] = f.objects[x.bucket+"/"+x.summaryKey]
+			return "other-bucket", x.summaryKey
+		}, SkipOtherBucket, "in bucket other-bucket", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, own)
+			x := readingsExport(t, h.aws)
+			bucket, key := tc.edit(t, h.aws, x)
+			out, err := h.p.Invoke(context.Background(), objectCreated(bucket, key))
+			if err != nil {
+				t.Fatalf("error: got %v, expect a skip", err)
+			}
+			// The answer as ddbstream redrive reads it (internal/redrive:
+			// plannerAnswer) and with the reason for programs.
+			var resp struct {
+				Exports []struct {
+					Key, Skipped, SkipReason string
+					Invoked                  int
+				}
+			}
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatal(err)
+			}
+			var calls []string
+			for _, c := range h.aws.calls {
+				calls = append(calls, strings.Fields(c)[0])
+			}
+			if len(resp.Exports) != 1 {
+				t.Fatalf("answer %s", out)
+			}
+			e := resp.Exports[0]
+			for _, f := range []struct {
+				name        string
+				got, expect any
+			}{
+				{"key", e.Key, key},
+				{"skip reason", e.SkipReason, tc.reason},
+				{"skipped says why", strings.Contains(e.Skipped, tc.detail), true},
+				{"invoked", e.Invoked, 0},
+				{"invocations", h.aws.count("Invoke"), 0},
+				{"AWS calls", strings.Join(calls, ","), strings.Join(tc.calls, ",")},
+				{"logged", strings.Contains(h.logs.String(), `"msg":"export skipped: not this pipeline's to convert"`) &&
+					strings.Contains(h.logs.String(), `"skipReason":"`+tc.reason+`"`), true},
+				{"metric ExportsSkipped", h.metric(t, "ExportsSkipped"), 1.0},
+			} {
+				if f.got != f.expect {
+					t.Errorf("%s: got %v, expect %v (answer %s)", f.name, f.got, f.expect, out)
+				}
+			}
+		})
+	}
+}
+
+// TestOwnExportNotSkipped: with the pipeline's bucket, prefix and table
+// configured, its own export is converted as before.
+func TestOwnExportNotSkipped(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Bucket, c.ExportPrefix, c.Table = "lake-backfill", "exports", "Readings" })
+	x := readingsExport(t, h.aws)
+	resp, err := h.p.Handle(context.Background(), objectCreated(x.bucket, x.summaryKey))
+	if err != nil || len(resp.Exports) != 1 || resp.Exports[0].Skipped != "" || resp.Exports[0].Invoked != 3 {
+		t.Fatalf("got %+v, %v; expect 3 converters invoked", resp, err)
+	}
+}
+
+func TestConfigOwnExports(t *testing.T) {
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	c, err := ConfigFromEnv(env(map[string]string{"CONVERTER_FUNCTION": "f", "BUCKET_NAME": "b", "EXPORT_PREFIX": "cdc-exports", "TABLE_NAME": "Orders"}))
+	if err != nil || c.Bucket != "b" || c.ExportPrefix != "cdc-exports" || c.Table != "Orders" {
+		t.Errorf("got %+v, %v", c, err)
+	}
+	_, err = ConfigFromEnv(env(map[string]string{"CONVERTER_FUNCTION": "f", "EXPORT_PREFIX": "/x/", "TABLE_NAME": "a b"}))
+	for _, name := range []string{"EXPORT_PREFIX", "TABLE_NAME"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
 	}
 }
