@@ -26,7 +26,8 @@ const backfillPoll = 100 * time.Millisecond
 // Drain then waits for those objects' delivery.
 func (p *Pipeline) Backfill(ctx context.Context, progress func(backfill.Progress)) (backfill.Report, error) {
 	cfg := backfill.Config{Table: p.Opts.Table, Bucket: p.Opts.Bucket, Prefix: p.Opts.Prefix, ExportPrefix: p.ExportPrefix,
-		StreamARN: p.StreamARN, Poll: backfillPoll, Timeout: 10 * time.Minute, Progress: progress}
+		StreamARN: p.StreamARN, Poll: backfillPoll, Timeout: 10 * time.Minute, Progress: progress,
+		Lambda: p.LambdaClient, StreamerFunction: StreamerFunction, PlannerFunction: PlannerFunction, TempDir: p.Opts.WorkDir}
 	return backfill.Run(ctx, cfg, p.DynamoDB, p.S3Client)
 }
 
@@ -55,6 +56,7 @@ func BackfillSummary(r backfill.Report) string {
 	fmt.Fprintf(&b, "backfill items exported:      %d in %d data files (%d empty)\n", r.Items, r.DataFiles, r.EmptyFiles)
 	fmt.Fprintf(&b, "backfill snapshot objects:    %d (%d of %d data files with items converted, %d errors objects)\n",
 		r.DataObjects, r.Converted, r.DataFiles-r.EmptyFiles, r.ErrorObjects)
+	fmt.Fprintf(&b, "backfill delete lines:        %d items the export lacks (of %d lake items in %d objects)\n", r.Deleted, r.LakeItems, r.LakeObjects)
 	fmt.Fprintf(&b, "backfill took:                %s (the export %s)\n", r.Duration.Round(time.Millisecond), r.ExportDuration.Round(time.Millisecond))
 	return b.String()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ddbstream/pipeline/internal/backfill"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/reconcile"
+	"github.com/ddbstream/pipeline/internal/record"
 )
 
 // The backfill's end-to-end tests: ddbstream backfill's and reconcile's
@@ -154,6 +155,7 @@ func TestBackfillUnderConcurrentWritesReconcilesEqual(t *testing.T) {
 	check(t,
 		expectation{field: "snapshot rows in S3", got: v.SnapshotRows, expect: int(r.Items)},
 		expectation{field: "snapshot objects in S3", got: v.SnapshotObjects, expect: r.DataObjects},
+		expectation{field: "delete objects in S3 (nothing was lost: no line)", got: v.DeleteObjects*10 + v.DeleteLines, expect: 10},
 		expectation{field: "snapshot rows delivered with the changes", got: v.RecordsDelivered, expect: v.Changes + v.SnapshotRows},
 		expectation{field: "export summaries the planner's rule delivered", got: p.PlannerRoute.Received(), expect: 1},
 		expectation{field: "conversions the planner started", got: p.Lambda.Accepted(ConverterFunction), expect: r.DataFiles},
@@ -232,11 +234,32 @@ func TestBackfillOfAnEmptyTable(t *testing.T) {
 		expectation{field: "export summaries the planner's rule delivered", got: p.PlannerRoute.Received(), expect: 1},
 		expectation{field: "conversions", got: p.Lambda.Invocations(ConverterFunction), expect: 4},
 		expectation{field: "conversions of empty files", got: strings.Count(p.ConverterLogs.String(), `"outcome":"empty"`), expect: 4},
-		expectation{field: "objects under the data prefix", got: len(objects), expect: 0},
+		// Only the export's delete lines, empty: it records that the
+		// backfill found nothing to delete.
+		expectation{field: "objects under the data prefix", got: len(objects), expect: 1},
+		expectation{field: "lines under the data prefix", got: len(deleteObject(t, objects).Lines), expect: 0},
 	)
 	rec := reconciled(t, ctx, p)
 	checkEqual(t, rec, 0)
-	check(t, expectation{field: "lake objects read", got: int(rec.Objects), expect: 0})
+	check(t, expectation{field: "lake objects read", got: int(rec.Objects), expect: 1})
+}
+
+// deleteObject is the backfill's delete object among objects.
+func deleteObject(t *testing.T, objects []Object) Object {
+	t.Helper()
+	for _, o := range objects {
+		if isDeleteObject(o) {
+			return o
+		}
+	}
+	t.Fatal("no delete object")
+	return Object{}
+}
+
+// isDeleteObject reports whether o holds a backfill's delete lines.
+func isDeleteObject(o Object) bool {
+	parts, err := objectkey.Parse(o.Key)
+	return err == nil && parts.Snapshot && parts.DataFile == record.SnapshotDeletes
 }
 
 // bigItemBytes makes an item of about 400 KB, DynamoDB's largest
@@ -357,9 +380,15 @@ func TestReconcileReportsARemovedObjectAndAnAlteredLine(t *testing.T) {
 	if !checkEqual(t, reconciled(t, ctx, p), preloaded) {
 		t.FailNow()
 	}
-	objects, err := p.ReadObjects(ctx, objectkey.DataPrefix(p.Opts.Prefix))
+	all, err := p.ReadObjects(ctx, objectkey.DataPrefix(p.Opts.Prefix))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var objects []Object // the snapshot objects, not the delete lines
+	for _, o := range all {
+		if !isDeleteObject(o) {
+			objects = append(objects, o)
+		}
 	}
 	if len(objects) < 2 {
 		t.Fatalf("snapshot objects: got %d, expect at least 2", len(objects))

@@ -173,7 +173,10 @@ const PlannerFailureQueue = "export-planner-failures"
 
 // StreamerFunctionARN names the streamer in the mapping's on-failure
 // records.
-const StreamerFunctionARN = "arn:aws:lambda:us-east-1:" + sqsapi.Account + ":function:streamer"
+const StreamerFunctionARN = "arn:aws:lambda:us-east-1:" + sqsapi.Account + ":function:" + StreamerFunction
+
+// StreamerFunction is the streamer's function name.
+const StreamerFunction = "streamer"
 
 // Pipeline is a running local pipeline.
 type Pipeline struct {
@@ -486,6 +489,9 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		"AWS_ENDPOINT_URL_S3":       s3URL,
 		"AWS_ENDPOINT_URL_DYNAMODB": exportsSrv.URL,
 		"AWS_ENDPOINT_URL_LAMBDA":   lambdaSrv.URL,
+		// What it converts: this table's exports into this bucket and
+		// export prefix; anything else it skips.
+		"BUCKET_NAME": opts.Bucket, "EXPORT_PREFIX": p.ExportPrefix, "TABLE_NAME": opts.Table,
 	}
 	converterEnv := map[string]string{
 		"BUCKET_NAME": opts.Bucket, "S3_PREFIX": opts.Prefix, "AWS_ENDPOINT_URL_S3": converterFaultSrv.URL, "DEADLINE_MARGIN": "2s",
@@ -556,6 +562,10 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			}
 		},
 	})
+	// The poller is the stream's event source mapping: listed by the
+	// Lambda endpoint as AWS lists it, reading from TRIM_HORIZON since now.
+	p.Lambda.AddMapping(lambdaapi.Mapping{UUID: "00000000-0000-4000-8000-000000000001", EventSourceARN: p.StreamARN,
+		FunctionARN: StreamerFunctionARN, State: "Enabled", StartingPosition: "TRIM_HORIZON", LastModified: time.Now()})
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.wg.Add(2)

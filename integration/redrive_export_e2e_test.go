@@ -88,8 +88,11 @@ func TestRedriveConvertsWhatTheConverterGaveUpOn(t *testing.T) {
 	drain(t, ctx, p, 0)
 	r := runBackfill(t, ctx, p, nil)
 	checkConverted(t, r, preloaded)
-	if r.ExportARN != arn || !r.AlreadyDone {
-		t.Errorf("backfill: export %s (already done %v), expect it to find %s converted", r.ExportARN, r.AlreadyDone, arn)
+	// It attaches to the export, converted, and ends it with its (empty)
+	// delete lines.
+	if r.ExportARN != arn || !r.Attached || r.DeletesKey == "" || r.Deleted != 0 {
+		t.Errorf("backfill: export %s (attached %v, delete object %q, %d deleted), expect it to find %s converted and delete nothing",
+			r.ExportARN, r.Attached, r.DeletesKey, r.Deleted, arn)
 	}
 	v, err := p.Verify(ctx, &Load{ByItem: map[string][]Change{}})
 	if err != nil {
@@ -160,8 +163,11 @@ func TestRedrivePlansWhatThePlannerGaveUpOn(t *testing.T) {
 	drain(t, ctx, p, 0) // the conversions the redriven planner started
 	r := runBackfill(t, ctx, p, nil)
 	checkConverted(t, r, preloaded)
-	if r.ExportARN != arn || !r.AlreadyDone {
-		t.Errorf("backfill: export %s (already done %v), expect it to find %s converted", r.ExportARN, r.AlreadyDone, arn)
+	// It attaches to the export, converted, and ends it with its (empty)
+	// delete lines.
+	if r.ExportARN != arn || !r.Attached || r.DeletesKey == "" || r.Deleted != 0 {
+		t.Errorf("backfill: export %s (attached %v, delete object %q, %d deleted), expect it to find %s converted and delete nothing",
+			r.ExportARN, r.Attached, r.DeletesKey, r.Deleted, arn)
 	}
 	checkEqual(t, reconciled(t, ctx, p), preloaded)
 }

@@ -279,11 +279,14 @@ type Report struct {
 	// counted apart. SnapshotDuplicates counts rows found twice: the same
 	// eventID, or the same item twice in one export.
 	SnapshotObjects, SnapshotRows, SnapshotDuplicates int
-	DeliveredObjects, RecordsDelivered                int
-	UndeliveredObjects                                int
-	ExactlyOnce                                       bool
-	LagP50, LagP99                                    time.Duration
-	Problems                                          []string
+	// DeleteObjects and DeleteLines are a backfill's delete lines
+	// (REMOVEs at the snapshot's rank of items its export lacked).
+	DeleteObjects, DeleteLines         int
+	DeliveredObjects, RecordsDelivered int
+	UndeliveredObjects                 int
+	ExactlyOnce                        bool
+	LagP50, LagP99                     time.Duration
+	Problems                           []string
 }
 
 func (r *Report) problem(format string, args ...any) {
@@ -318,7 +321,19 @@ func (p *Pipeline) Verify(ctx context.Context, load *Load) (Report, error) {
 	byItem := map[string][]Line{}
 	objectOf := map[Line]string{}
 	for _, o := range objects {
-		if parts, err := objectkey.Parse(o.Key); err == nil && parts.Snapshot {
+		parts, err := objectkey.Parse(o.Key)
+		if err == nil && parts.Snapshot && parts.DataFile == record.SnapshotDeletes {
+			r.DeleteObjects++
+			for _, l := range o.Lines {
+				r.DeleteLines++
+				if l.Op != record.EventRemove {
+					r.Unexpected++
+					r.problem("%s: a %s line among the delete lines", o.Key, l.Op)
+				}
+			}
+			continue
+		}
+		if err == nil && parts.Snapshot {
 			r.SnapshotObjects++
 			for _, l := range o.Lines {
 				r.SnapshotRows++
@@ -436,6 +451,9 @@ func (r Report) String() string {
 		r.RecordsInS3, r.Duplicates, r.Missing, r.OutOfOrder, r.Unexpected, r.InexactNumbers)
 	if r.SnapshotObjects > 0 || r.SnapshotRows > 0 {
 		fmt.Fprintf(&b, "snapshot rows in S3:          %d (duplicates %d)\n", r.SnapshotRows, r.SnapshotDuplicates)
+	}
+	if r.DeleteObjects > 0 {
+		fmt.Fprintf(&b, "backfill delete lines in S3:  %d in %d objects\n", r.DeleteLines, r.DeleteObjects)
 	}
 	fmt.Fprintf(&b, "delivered to Databricks:      %d objects, %d records (%d objects not delivered)\n", r.DeliveredObjects, r.RecordsDelivered, r.UndeliveredObjects)
 	fmt.Fprintf(&b, "lag DynamoDB write -> S3:     p50 %s, p99 %s\n", r.LagP50.Round(time.Millisecond), r.LagP99.Round(time.Millisecond))

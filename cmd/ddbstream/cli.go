@@ -46,6 +46,7 @@ type clients struct {
 	stacks   StackDescriber
 	dynamodb dynamoDB
 	s3       backfill.S3
+	lambda   backfill.Lambda
 	// ops are the operations commands' clients (redrive, replay, errors,
 	// doctor: ops.go).
 	ops opsClients

@@ -63,10 +63,12 @@ func connectAWS(ctx context.Context, region, profile string) (clients, error) {
 	pathStyle := os.Getenv("S3_FORCE_PATH_STYLE") == "true" // S3-compatible servers, as for the functions
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
 	ddb := dynamodb.NewFromConfig(cfg)
+	ops := connectOps(cfg, s3c, ddb)
 	return clients{
 		stacks:   cloudformation.NewFromConfig(cfg),
 		dynamodb: ddb,
 		s3:       s3c,
-		ops:      connectOps(cfg, s3c, ddb),
+		lambda:   ops.lambda,
+		ops:      ops,
 	}, nil
 }

@@ -39,6 +39,7 @@ type fakeAWS struct {
 	export      *types.ExportDescription
 	items       []map[string]types.AttributeValue // the live table, for reconcile
 	onDescribed func()
+	puts        []string // keys written (the backfill's delete lines)
 }
 
 func newFake() *fakeAWS {
@@ -65,7 +66,7 @@ func (f *fakeAWS) DescribeTable(_ context.Context, in *dynamodb.DescribeTableInp
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
 		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
-		LatestStreamArn:      aws.String(streamARN), LatestStreamLabel: aws.String("2026-11-01T00:00:00.000"),
+		LatestStreamArn:      aws.String(streamARN), LatestStreamLabel: aws.String(streamCreated.Format("2006-01-02T15:04:05.000")),
 		ItemCount: aws.Int64(int64(len(f.items))), TableSizeBytes: aws.Int64(100),
 	}}, nil
 }
@@ -139,6 +140,9 @@ func (f *fakeAWS) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(
 		body := `{"itemCount":1,"md5Checksum":"sQMSpEILNgoQmarvDFonGQ==","etag":"e","dataFileS3Key":"cdc-backfill/AWSDynamoDB/01795453320456-0c9e7d21/data/c7kq3nqzuu3tzmdbwwr2bj7rpa.json.gz"}` + "\n"
 		return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(body))}, nil
 	}
+	if f.export != nil && aws.ToString(in.Key) == f.snapshotKey() {
+		return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(""))}, nil // the backfill folds it
+	}
 	return nil, &s3types.NoSuchKey{Message: aws.String("no such key")}
 }
 
@@ -164,7 +168,7 @@ func runWith(t *testing.T, ctx context.Context, f *fakeAWS, connectErr error, ar
 		if connectErr != nil {
 			return clients{}, connectErr
 		}
-		return clients{stacks: f, dynamodb: f, s3: f}, nil
+		return clients{stacks: f, dynamodb: f, s3: f, lambda: f}, nil
 	}})
 	return result{code, stdout.String(), stderr.String()}
 }
@@ -176,7 +180,7 @@ func TestHelp(t *testing.T) {
 	}{
 		{[]string{"--help"}, []string{"Commands:", "backfill", "reconcile", "Exit status:", "Examples:"}},
 		{[]string{"help", "backfill"}, []string{"Usage: ddbstream backfill", "-export-prefix", "Examples:", "BucketKeyArn"}},
-		{[]string{"backfill", "--help"}, []string{"Usage: ddbstream backfill", "-kms-key", "Exit status:"}},
+		{[]string{"backfill", "--help"}, []string{"Usage: ddbstream backfill", "-kms-key", "-streamer-function", "-planner-function", "-temp-dir", "REMOVE line", "Exit status:"}},
 		{[]string{"reconcile", "-h"}, []string{"Usage: ddbstream reconcile", "-read-rate", "Examples:"}},
 	}
 	for _, tc := range tests {
@@ -221,7 +225,7 @@ func TestExitStatuses(t *testing.T) {
 		{"point-in-time recovery off", nil, func(f *fakeAWS) { f.pitrOff = true }, nil,
 			[]string{"backfill", "--stack", "S"}, exitFailed, nil, []string{"point-in-time recovery is off", "what to do: turn it on"}},
 		{"backfill done", nil, nil, nil, []string{"backfill", "--stack", "S", "--poll", "1ms"}, exitOK,
-			[]string{"backfill:", "done", exportARN, "converted:", "1 of 1 data files with items", "export took:", "4m0s"},
+			[]string{"backfill:", "done", exportARN, "converted:", "1 of 1 data files with items", "export took:", "4m0s", "delete lines:", "0 items the export lacks"},
 			[]string{"ddbstream backfill: export, IN_PROGRESS", "ddbstream backfill: convert 1/1 data files converted"}},
 		{"backfill not finished in time", nil, func(f *fakeAWS) { f.neverDone = true }, nil,
 			[]string{"backfill", "--stack", "S", "--poll", "1ms", "--timeout", "1ms"}, exitUnfinished,

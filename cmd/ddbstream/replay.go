@@ -22,7 +22,7 @@ and taken to the hour. Backfill snapshot objects of those hours are
 included; _errors/ objects never are (see ddbstream errors).
 
 Delivery is idempotent as the forwarder's is: in volume and dbfs mode the
-same path is overwritten, COPY INTO skips the files it has loaded, and in
+same path is overwritten, copy-into's MERGE inserts no line twice, and in
 job mode the run's idempotency token is derived from the object and
 --replay-id: running the same replay again starts no second run per
 object, and a new --replay-id runs the job again. --dry-run lists the

@@ -22,10 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbstream/pipeline/integration"
 	"github.com/ddbstream/pipeline/integration/exports"
+	"github.com/ddbstream/pipeline/integration/lambdaapi"
 	"github.com/ddbstream/pipeline/internal/backfill"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/orderkey"
@@ -266,6 +268,7 @@ func TestBackfillAgainstTheLocalExport(t *testing.T) {
 				convert(p.ExportARN, aws.ToTime(d.ExportDescription.ExportTime))
 			}
 		}}
+	cfg.Lambda = mappingOf(t, l)
 	r, err := backfill.Run(ctx, cfg, l.ddb, l.s3)
 	if err != nil {
 		t.Fatalf("backfill: %v (report %+v)", err, r)
@@ -301,4 +304,25 @@ func TestBackfillAgainstTheLocalExport(t *testing.T) {
 	if len(list.ExportSummaries) != 1 {
 		t.Errorf("exports: got %d, expect 1", len(list.ExportSummaries))
 	}
+}
+
+// mappingOf serves the table's stream mapping, as Lambda lists it: read
+// from TRIM_HORIZON by a streamer since the stream began.
+func mappingOf(t *testing.T, l *local) *lambda.Client {
+	t.Helper()
+	d, err := l.ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String("Orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := lambdaapi.New(map[string]lambdaapi.Function{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	e.AddMapping(lambdaapi.Mapping{UUID: "00000000-0000-4000-8000-000000000001", EventSourceARN: aws.ToString(d.Table.LatestStreamArn),
+		FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:streamer", State: "Enabled", StartingPosition: "TRIM_HORIZON", LastModified: time.Now()})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")})
 }

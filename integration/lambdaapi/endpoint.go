@@ -85,10 +85,11 @@ type Endpoint struct {
 	workers sync.WaitGroup
 	changed wake.Signal
 
-	mu      sync.Mutex
-	pending int
-	failed  []Failure
-	denied  bool
+	mu       sync.Mutex
+	pending  int
+	failed   []Failure
+	denied   bool
+	mappings []Mapping
 }
 
 // Deny answers every invocation from now on as Lambda answers a caller
@@ -283,10 +284,14 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "request is not signed")
 		return
 	}
+	if r.Method == http.MethodGet && strings.TrimSuffix(r.URL.Path, "/") == mappingsPath {
+		e.listMappings(w, r)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
 	ref, found := strings.CutSuffix(rest, "/invocations")
 	if r.Method != http.MethodPost || !ok || !found || ref == "" {
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "only Invoke (POST /2015-03-31/functions/{name}/invocations) is served here")
+		writeError(w, http.StatusNotFound, "UnknownOperationException", "only Invoke (POST /2015-03-31/functions/{name}/invocations) and ListEventSourceMappings are served here")
 		return
 	}
 	name, qualifier := parseFunction(ref)

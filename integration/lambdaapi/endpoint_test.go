@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -437,6 +438,57 @@ func TestNewRefusesBadFunctions(t *testing.T) {
 		if e, err := lambdaapi.New(fns); err == nil {
 			e.Close()
 			t.Errorf("%s: got no error, expect one", name)
+		}
+	}
+}
+
+// The SDK's own ListEventSourceMappings reads the mappings back, filtered
+// by stream and function as the API filters them.
+func TestListEventSourceMappingsThroughTheSDK(t *testing.T) {
+	e, err := lambdaapi.New(map[string]lambdaapi.Function{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	modified := time.Now().Add(-time.Hour).Truncate(time.Millisecond).UTC()
+	stream := "arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/2026-01-01T00:00:00.000"
+	e.AddMapping(lambdaapi.Mapping{UUID: "u1", EventSourceARN: stream, FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:streamer",
+		State: "Enabled", StartingPosition: "TRIM_HORIZON", LastModified: modified})
+	e.AddMapping(lambdaapi.Mapping{UUID: "u2", EventSourceARN: stream, FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:other",
+		State: "Disabled", StartingPosition: "LATEST", LastModified: modified})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	client := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")})
+	tests := []struct {
+		name, fn string
+		expect   []string
+	}{
+		{"by stream", "", []string{"u1", "u2"}},
+		{"by stream and function name", "streamer", []string{"u1"}},
+		{"by stream and function ARN", "arn:aws:lambda:us-east-1:000000000000:function:other", []string{"u2"}},
+	}
+	for _, tc := range tests {
+		in := &lambda.ListEventSourceMappingsInput{EventSourceArn: aws.String(stream)}
+		if tc.fn != "" {
+			in.FunctionName = aws.String(tc.fn)
+		}
+		out, err := client.ListEventSourceMappings(context.Background(), in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []string
+		for _, m := range out.EventSourceMappings {
+			got = append(got, aws.ToString(m.UUID))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.expect) {
+			t.Errorf("%s: got %v, expect %v", tc.name, got, tc.expect)
+		}
+		if len(out.EventSourceMappings) > 0 {
+			m := out.EventSourceMappings[0]
+			if !aws.ToTime(m.LastModified).Equal(modified) || m.StartingPosition == "" || aws.ToString(m.State) == "" {
+				t.Errorf("%s: got %+v, expect LastModified %v and a position and state", tc.name, m, modified)
+			}
 		}
 	}
 }

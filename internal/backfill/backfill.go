@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbstream/pipeline/internal/objectkey"
@@ -24,10 +25,20 @@ type DynamoDB interface {
 }
 
 // S3 is the part of the S3 API a backfill calls: it reads the export's
-// manifest and counts the converted objects.
+// manifest, counts the converted objects, folds the table's lake and
+// writes the export's delete lines.
 type S3 interface {
 	GetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, params *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	PutObject(ctx context.Context, params *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// Lambda is the part of the Lambda API a backfill calls: it reads the
+// event source mapping that carries the stream into the lake, and invokes
+// the export planner when a conversion never started.
+type Lambda interface {
+	ListEventSourceMappings(ctx context.Context, params *lambda.ListEventSourceMappingsInput, optFns ...func(*lambda.Options)) (*lambda.ListEventSourceMappingsOutput, error)
+	Invoke(ctx context.Context, params *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
 // Config is what a backfill works on.
@@ -47,6 +58,27 @@ type Config struct {
 	// StreamArn output): it must be the table's current stream, or the
 	// pipeline misses every change since the stream was replaced.
 	StreamARN string
+	// Lambda reads the event source mapping and invokes the planner.
+	Lambda Lambda
+	// StreamerFunction is the function the stream's event source mapping
+	// invokes (the stack's StreamerFunctionName output). Empty: the one
+	// mapping on the table's stream, whichever function it invokes.
+	StreamerFunction string
+	// PlannerFunction is the export planner (the stack's
+	// ExportPlannerFunctionName output), invoked when no data file is
+	// converted StallWait after the export completed. Empty: never.
+	PlannerFunction string
+	// StallWait is that wait (default DefaultStallWait).
+	StallWait time.Duration
+	// ConverterConcurrency is the converter's reserved concurrency (the
+	// stack's ExportConverterReservedConcurrency output): how many data
+	// files convert at once, for the time estimate. 0: unknown.
+	ConverterConcurrency int
+	// TempDir holds the lake's fold while the delete lines are found
+	// (default os.TempDir); FoldMemory bounds one folded partition
+	// (default fold.DefaultBudget).
+	TempDir    string
+	FoldMemory int64
 	// Timeout bounds the whole run (default 2h); the export and the
 	// conversion go on in AWS after it, and the next run attaches.
 	Timeout time.Duration
@@ -80,6 +112,9 @@ func (c *Config) defaults() {
 	if c.Poll <= 0 {
 		c.Poll = 15 * time.Second
 	}
+	if c.StallWait <= 0 {
+		c.StallWait = DefaultStallWait
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -95,6 +130,9 @@ func (c *Config) validate() error {
 	}
 	if c.Bucket == "" {
 		problems = append(problems, "no bucket")
+	}
+	if c.Lambda == nil {
+		problems = append(problems, "no Lambda client")
 	}
 	if err := objectkey.ValidatePrefix(c.Prefix); err != nil {
 		problems = append(problems, "prefix: "+err.Error())
@@ -127,10 +165,12 @@ func insideData(prefix, exportPrefix string) bool {
 type Phase string
 
 // The phases: the export runs in DynamoDB, then the converter turns its
-// data files into snapshot objects.
+// data files into snapshot objects, then the backfill writes the delete
+// lines of the items the export does not hold.
 const (
 	PhaseExport  Phase = "export"
 	PhaseConvert Phase = "convert"
+	PhaseDeletes Phase = "deletes"
 )
 
 // Progress is one check's outcome, for a progress display.
@@ -145,6 +185,11 @@ type Progress struct {
 	// (the export's data files with items; 0 until the export is
 	// complete); Errors counts its errors objects.
 	Converted, ToConvert, Errors int
+	// Concurrency is how many data files convert at once (the converter's
+	// reserved concurrency; 0 unknown), and Remaining the estimated time
+	// until the last one is converted (0 until one is).
+	Concurrency int
+	Remaining   time.Duration
 }
 
 // Report is what a backfill did.
@@ -168,6 +213,20 @@ type Report struct {
 	// converted, DataObjects and ErrorObjects the objects written for
 	// them under the data prefix and under _errors/.
 	Converted, DataObjects, ErrorObjects int
+	// PlannerInvoked is set when the backfill invoked the export planner
+	// itself, because no data file was converted in time;
+	// PlannerDispatched counts the conversions that invocation started.
+	PlannerInvoked    bool
+	PlannerDispatched int
+	// DeletesKey is the export's delete object; Deleted counts the items
+	// this run deleted there (lake items the export does not hold), and
+	// DeletesAlready is set when the object had been written before.
+	DeletesKey     string
+	Deleted        int64
+	DeletesAlready bool
+	// LakeObjects and LakeItems are what the fold for the deletes read;
+	// MalformedLines counts lines it could not use.
+	LakeObjects, LakeItems, MalformedLines int64
 	// ExportDuration is the export's own time (EndTime less StartTime);
 	// Duration is this run's.
 	ExportDuration, Duration time.Duration
@@ -238,6 +297,10 @@ func (b *run) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m, err := b.mapping(ctx, t)
+	if err != nil {
+		return err
+	}
 	ours, err := b.exports(ctx, t.arn)
 	if err != nil {
 		return err
@@ -249,15 +312,15 @@ func (b *run) run(ctx context.Context) error {
 	exportTime = exportTime.UTC().Truncate(time.Second)
 	token := clientToken(t.arn, b.cfg.Bucket, b.cfg.ExportPrefix, exportTime, 0)
 
-	follow, done, err := b.choose(ctx, ours, t, tokenBase(token))
+	follow, done, err := b.choose(ctx, ours, m, tokenBase(token))
 	if err != nil {
 		return err
 	}
 	if done {
-		return b.finish(b.report.ExportTime)
+		return b.finish(ctx, b.report.ExportTime, true)
 	}
 	if follow == nil {
-		if err := t.streamCovers(exportTime); err != nil {
+		if err := m.covers(t.name, exportTime); err != nil {
 			return err
 		}
 		if follow, err = b.startExport(ctx, t, ours, exportTime); err != nil {

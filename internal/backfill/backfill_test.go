@@ -51,7 +51,7 @@ func TestStartsAnExportAndFollowsItToTheEnd(t *testing.T) {
 		}
 		last = p
 	}
-	r, err := Run(context.Background(), cfg, f, f)
+	r, err := Run(context.Background(), f.with(cfg), f, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestStartsAnExportAndFollowsItToTheEnd(t *testing.T) {
 		{"Attached", r.Attached, false},
 		{"AlreadyDone", r.AlreadyDone, false},
 		{"ExportDuration", r.ExportDuration, 7 * time.Minute},
-		{"phases", phases, []Phase{PhaseExport, PhaseConvert}},
+		{"phases", phases, []Phase{PhaseExport, PhaseConvert, PhaseDeletes}},
 		{"last progress", fmt.Sprintf("%d/%d", last.Converted, last.ToConvert), "3/3"},
 	})
 }
@@ -92,7 +92,7 @@ func TestWithoutAKeyTheBucketDefaultEncrypts(t *testing.T) {
 	f := newFake()
 	cfg := config()
 	cfg.KMSKey = ""
-	if _, err := Run(context.Background(), cfg, f, f); err != nil {
+	if _, err := Run(context.Background(), f.with(cfg), f, f); err != nil {
 		t.Fatal(err)
 	}
 	check(t, []field{
@@ -126,23 +126,30 @@ func TestRefusals(t *testing.T) {
 			f := newFake()
 			cfg := config()
 			tc.setup(f, &cfg)
-			_, err := Run(context.Background(), cfg, f, f)
-			var be *Error
-			if !errors.As(err, &be) {
-				t.Fatalf("error: got %v, expect a *backfill.Error", err)
-			}
-			check(t, []field{
-				{"message has " + tc.expect, strings.Contains(be.Error(), tc.expect), true},
-				{"remedy has " + tc.remedy, strings.Contains(be.Remedy, tc.remedy), true},
-				{"unfinished", be.Unfinished, false},
-			})
-			if t.Failed() {
-				t.Logf("message: %s\nremedy: %s", be.Error(), be.Remedy)
-			}
+			checkRefusal(t, f, cfg, tc.expect, tc.remedy, false)
 			if tc.name != "an export refused for its time" && len(f.started) != 0 {
 				t.Errorf("exports started: got %d, expect 0", len(f.started))
 			}
 		})
+	}
+}
+
+// checkRefusal runs a backfill that must refuse with a *backfill.Error
+// whose message and remedy hold expect and remedy.
+func checkRefusal(t *testing.T, f *fakeAWS, cfg Config, expect, remedy string, unfinished bool) {
+	t.Helper()
+	_, err := Run(context.Background(), f.with(cfg), f, f)
+	var be *Error
+	if !errors.As(err, &be) {
+		t.Fatalf("error: got %v, expect a *backfill.Error", err)
+	}
+	check(t, []field{
+		{"message has " + expect, strings.Contains(be.Error(), expect), true},
+		{"remedy has " + remedy, strings.Contains(be.Remedy, remedy), true},
+		{"unfinished", be.Unfinished, unfinished},
+	})
+	if t.Failed() {
+		t.Logf("message: %s\nremedy: %s", be.Error(), be.Remedy)
 	}
 }
 
@@ -183,6 +190,9 @@ func TestAttachOrStart(t *testing.T) {
 		{"this hour's converted export is the answer",
 			[]types.ExportDescription{ours("01795000000000-cccccccc", types.ExportStatusCompleted, thisHour, now.Add(-20*time.Minute))},
 			3, 0, "", "01795000000000-cccccccc", true, true},
+		{"this hour's converted export without its delete lines is finished",
+			[]types.ExportDescription{ours("01795000000000-cccccccc", types.ExportStatusCompleted, thisHour, now.Add(-20*time.Minute))},
+			3, 0, "", "01795000000000-cccccccc", true, false},
 		{"an earlier hour's converted export makes way for a new one",
 			[]types.ExportDescription{ours("01795000000000-dddddddd", types.ExportStatusCompleted, earlier, now.Add(-3*time.Hour))},
 			3, 1, thisHour, "", false, false},
@@ -202,9 +212,13 @@ func TestAttachOrStart(t *testing.T) {
 					for i := 0; i < tc.converted; i++ {
 						f.convertNext(added)
 					}
+					if tc.alreadyDone { // its delete lines too
+						key, _ := objectkey.Snapshot(deletesFile("cdc", "Orders", exportID(*added.ExportArn), aws.ToTime(added.ExportTime)))
+						f.objects[key] = nil
+					}
 				}
 			}
-			r, err := Run(context.Background(), config(), f, f)
+			r, err := Run(context.Background(), f.with(config()), f, f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,7 +246,7 @@ func TestAConcurrentRunsExportIsFollowed(t *testing.T) {
 	f.onExport = func(in *dynamodb.ExportTableToPointInTimeInput) {
 		f.add(ours("01795453300000-99999999", types.ExportStatusInProgress, aws.ToString(in.ClientToken), now.Add(-time.Second)))
 	}
-	r, err := Run(context.Background(), config(), f, f)
+	r, err := Run(context.Background(), f.with(config()), f, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +260,7 @@ func TestAConcurrentRunsExportIsFollowed(t *testing.T) {
 func TestFailedExport(t *testing.T) {
 	f := newFake()
 	f.finalStatus, f.failure = types.ExportStatusFailed, "Access Denied"
-	r, err := Run(context.Background(), config(), f, f)
+	r, err := Run(context.Background(), f.with(config()), f, f)
 	var be *Error
 	if !errors.As(err, &be) {
 		t.Fatalf("error: got %v, expect a *backfill.Error", err)
@@ -289,7 +303,7 @@ func TestTimeouts(t *testing.T) {
 			cfg.Now = (&tick{t: now}).Now
 			cfg.Timeout = 10 * time.Minute
 			f.latest = now.Add(time.Hour) // the moving clock stays inside the window
-			_, err := Run(context.Background(), cfg, f, f)
+			_, err := Run(context.Background(), f.with(cfg), f, f)
 			var be *Error
 			if !errors.As(err, &be) {
 				t.Fatalf("error: got %v, expect a *backfill.Error", err)
@@ -306,7 +320,7 @@ func TestTimeouts(t *testing.T) {
 func TestErrorObjectsFailTheBackfill(t *testing.T) {
 	f := newFake()
 	f.errorFiles = 1
-	r, err := Run(context.Background(), config(), f, f)
+	r, err := Run(context.Background(), f.with(config()), f, f)
 	var be *Error
 	if !errors.As(err, &be) {
 		t.Fatalf("error: got %v, expect a *backfill.Error", err)
@@ -322,7 +336,7 @@ func TestErrorObjectsFailTheBackfill(t *testing.T) {
 func TestAFileOfBadLinesIsConvertedByItsErrorsObject(t *testing.T) {
 	f := newFake()
 	f.allBad[1] = true
-	r, err := Run(context.Background(), config(), f, f)
+	r, err := Run(context.Background(), f.with(config()), f, f)
 	var be *Error
 	if !errors.As(err, &be) {
 		t.Fatalf("error: got %v, expect a *backfill.Error for the errors object", err)
@@ -367,7 +381,7 @@ func TestInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := config()
 	cfg.Progress = func(Progress) { cancel() }
-	_, err := Run(ctx, cfg, f, f)
+	_, err := Run(ctx, f.with(cfg), f, f)
 	var be *Error
 	if !errors.As(err, &be) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("error: got %v, expect an unfinished *backfill.Error wrapping context.Canceled", err)

@@ -59,12 +59,13 @@ func (b *run) describe(ctx context.Context, arn string) (*types.ExportDescriptio
 // choose picks the export to follow among ours (newest first): one in
 // progress, else the newest completed one while its conversion is
 // unfinished. done is set when that export is this hour's (its token has
-// base) and fully converted: running again starts nothing. Exports taken
-// before the current stream could cover them are never followed.
-func (b *run) choose(ctx context.Context, ours []*types.ExportDescription, t table, base string) (follow *types.ExportDescription, done bool, err error) {
+// base), fully converted and its delete lines written: running again
+// starts nothing. Exports taken before the mapping could cover them are
+// never followed.
+func (b *run) choose(ctx context.Context, ours []*types.ExportDescription, m mapping, base string) (follow *types.ExportDescription, done bool, err error) {
 	var usable []*types.ExportDescription
 	for _, d := range ours {
-		if t.streamCovers(aws.ToTime(d.ExportTime)) == nil {
+		if m.covers(b.cfg.Table, aws.ToTime(d.ExportTime)) == nil {
 			usable = append(usable, d)
 		}
 	}
@@ -79,20 +80,21 @@ func (b *run) choose(ctx context.Context, ours []*types.ExportDescription, t tab
 			continue
 		}
 		b.setExport(d)
-		m, err := b.manifest(ctx, d)
+		files, err := b.manifest(ctx, d)
 		if err != nil {
 			return nil, false, err
 		}
-		c, err := b.count(ctx, exportID(aws.ToString(d.ExportArn)), aws.ToTime(d.ExportTime), m)
+		c, err := b.count(ctx, exportID(aws.ToString(d.ExportArn)), aws.ToTime(d.ExportTime), files)
 		if err != nil {
 			return nil, false, err
 		}
-		b.setConversion(m, c)
+		b.setConversion(files, c)
+		thisHour := strings.HasPrefix(aws.ToString(d.ClientToken), base+"-")
 		switch {
-		case c.converted < m.files()-m.empty:
+		case c.converted < files.files()-files.empty, thisHour && !c.deletes:
 			b.report.Attached = true
 			return d, false, nil
-		case strings.HasPrefix(aws.ToString(d.ClientToken), base+"-"):
+		case thisHour:
 			b.report.Attached, b.report.AlreadyDone = true, true
 			return nil, true, nil
 		}

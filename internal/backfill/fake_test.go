@@ -61,6 +61,11 @@ type fakeAWS struct {
 	allBad      map[int]bool
 	converted   map[string]int
 	objects     map[string][]byte
+	// puts are the objects the backfill wrote (its delete lines).
+	puts []*s3.PutObjectInput
+	// lambda plays the event source mapping and the export planner
+	// (lambda_test.go).
+	lambda fakeLambda
 }
 
 func newFake() *fakeAWS {

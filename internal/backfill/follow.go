@@ -82,25 +82,50 @@ func (b *run) follow(ctx context.Context, d *types.ExportDescription) error {
 		return err
 	}
 	id, exportTime := exportID(arn), aws.ToTime(d.ExportTime)
+	// The conversion can start no earlier than the export's end; a run
+	// that attaches later than that measures from the export's end.
+	convStart := b.cfg.Now()
+	if end := aws.ToTime(d.EndTime); !end.IsZero() && end.Before(convStart) {
+		convStart = end
+	}
 	for {
 		c, err := b.count(ctx, id, exportTime, m)
 		if err != nil {
 			return err
 		}
 		b.setConversion(m, c)
+		toConvert := m.files() - m.empty
 		b.cfg.Progress(Progress{Phase: PhaseConvert, ExportARN: arn, Status: string(d.ExportStatus),
-			Elapsed: b.cfg.Now().Sub(aws.ToTime(d.StartTime)), Converted: c.converted, ToConvert: m.files() - m.empty, Errors: c.errorObjects})
-		if c.converted >= m.files()-m.empty {
-			return b.finish(exportTime)
+			Elapsed: b.cfg.Now().Sub(aws.ToTime(d.StartTime)), Converted: c.converted, ToConvert: toConvert, Errors: c.errorObjects,
+			Concurrency: b.cfg.ConverterConcurrency, Remaining: remaining(c.converted, toConvert, b.cfg.Now().Sub(convStart))})
+		if c.converted >= toConvert {
+			return b.finish(ctx, exportTime, c.deletes)
+		}
+		stalled := c.converted == 0 && c.dataObjects == 0 && c.errorObjects == 0 && !b.cfg.Now().Before(convStart.Add(b.cfg.StallWait))
+		if stalled && !b.report.PlannerInvoked && b.cfg.PlannerFunction != "" {
+			if err := b.nudge(ctx, d); err != nil {
+				return err
+			}
 		}
 		if !b.cfg.Now().Before(b.deadline) {
-			return &Error{Msg: fmt.Sprintf("conversion of export %s: %d of %d data files converted after %s", arn, c.converted, m.files()-m.empty, b.cfg.Timeout), Unfinished: true,
+			return &Error{Msg: fmt.Sprintf("conversion of export %s: %d of %d data files converted after %s", arn, c.converted, toConvert, b.cfg.Timeout), Unfinished: true,
 				Remedy: "run the same command again to keep following it; if the count does not move, the export planner's and converter's failure queues hold what Lambda gave up on: fix the cause their logs give, then ddbstream redrive --source export converts those files again"}
 		}
 		if err := b.sleep(ctx); err != nil {
 			return err
 		}
 	}
+}
+
+// remaining estimates the time until the last of toConvert data files is
+// converted, from the rate so far: converted files in elapsed. The rate
+// already reflects how many convert at once (the converter's reserved
+// concurrency), so the estimate is only as good as the files are alike.
+func remaining(converted, toConvert int, elapsed time.Duration) time.Duration {
+	if converted <= 0 || converted >= toConvert || elapsed <= 0 {
+		return 0
+	}
+	return time.Duration(float64(elapsed) / float64(converted) * float64(toConvert-converted)).Round(time.Second)
 }
 
 func (b *run) setConversion(m manifest, c conversion) {
@@ -110,16 +135,18 @@ func (b *run) setConversion(m manifest, c conversion) {
 }
 
 // finish judges a converted export: lines the converter could not convert
-// are kept under _errors/, and the backfill is not complete without them.
-func (b *run) finish(exportTime time.Time) error {
+// are kept under _errors/, and the backfill is not complete without them,
+// nor can it tell which items the export lacks; otherwise it writes the
+// export's delete lines, unless deletesFound says they exist.
+func (b *run) finish(ctx context.Context, exportTime time.Time, deletesFound bool) error {
+	id := exportID(b.report.ExportARN)
 	n := b.report.ErrorObjects
 	if n == 0 {
-		return nil
+		return b.deletes(ctx, id, exportTime, deletesFound)
 	}
-	id := exportID(b.report.ExportARN)
 	_, errsDir, _ := snapshotDirs(b.cfg.Prefix, b.cfg.Table, id, exportTime)
-	return &Error{Msg: fmt.Sprintf("%d objects s3://%s/%s*.jsonl.gz hold lines of export %s that could not be converted", n, b.cfg.Bucket, errsDir, id),
-		Remedy: "read them (each line gives its reason and the item as exported); every other item of the export is in the lake"}
+	return &Error{Msg: fmt.Sprintf("%d objects s3://%s/%s*.jsonl.gz hold lines of export %s that could not be converted, so the items it lacks were not deleted from the lake", n, b.cfg.Bucket, errsDir, id),
+		Remedy: "read them (each line gives its reason and the item as exported); every other item of the export is in the lake. Once the cause is fixed, a new backfill (in a later hour) converts a new export and deletes what it lacks"}
 }
 
 // manifest reads the export's files manifest: one JSON line per data

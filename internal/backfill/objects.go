@@ -16,6 +16,7 @@ import (
 
 	"github.com/ddbstream/pipeline/internal/export"
 	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/record"
 )
 
 // This file is where the backfill meets the export converter's output.
@@ -68,6 +69,8 @@ type conversion struct {
 	converted int
 	// dataObjects and errorObjects count the objects written.
 	dataObjects, errorObjects int
+	// deletes is set once the export's delete object exists.
+	deletes bool
 }
 
 // snapshotDirs returns the key prefixes under which all of an export's
@@ -97,6 +100,10 @@ func (b *run) count(ctx context.Context, id string, exportTime time.Time, m mani
 	data, err := b.list(ctx, dataDir, id, false)
 	if err != nil {
 		return c, err
+	}
+	if _, ok := data[record.SnapshotDeletes]; ok {
+		c.deletes = true
+		delete(data, record.SnapshotDeletes)
 	}
 	errs, err := b.list(ctx, errsDir, id, true)
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 
 // table is what the checks learn from DescribeTable.
 type table struct {
-	name, arn     string
-	streamCreated time.Time
+	name, arn, stream string
+	streamCreated     time.Time
 }
 
 // table reads the table and checks its stream: enabled, and the one the
@@ -51,7 +51,7 @@ func (b *run) table(ctx context.Context) (table, error) {
 	if err != nil {
 		return table{}, fmt.Errorf("table %s: %w", name, err)
 	}
-	return table{name: name, arn: aws.ToString(d.TableArn), streamCreated: created}, nil
+	return table{name: name, arn: aws.ToString(d.TableArn), stream: aws.ToString(d.LatestStreamArn), streamCreated: created}, nil
 }
 
 // streamLabelLayouts are the forms of LatestStreamLabel, "a timestamp,
@@ -67,24 +67,6 @@ func streamCreated(label string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("stream label %q is not an ISO 8601 time", label)
-}
-
-// streamCovers checks that the stream holds every change from
-// SnapshotMargin before exportTime on: a snapshot row ranks at its export
-// time less the margin (internal/orderkey), so a change after that and
-// before the stream existed would be lost, in neither the export nor the
-// stream.
-func (t table) streamCovers(exportTime time.Time) error {
-	ready := t.streamCreated.Add(orderkey.SnapshotMargin)
-	if !ready.After(exportTime) {
-		return nil
-	}
-	return &Error{
-		Msg: fmt.Sprintf("the stream of %s was created at %s, less than %s before the export time %s: a change made between the two would be in neither the export nor the stream",
-			t.name, t.streamCreated.Format(time.RFC3339), orderkey.SnapshotMargin, exportTime.Format(time.RFC3339)),
-		Remedy: fmt.Sprintf("run backfill again after %s (the stream's creation plus %s; the export time also trails the clock by point-in-time recovery's lag, typically 5 minutes)",
-			ready.Format(time.RFC3339), orderkey.SnapshotMargin),
-	}
 }
 
 // recoveryWindow checks that point-in-time recovery is on, and returns

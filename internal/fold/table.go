@@ -236,3 +236,13 @@ func Lines(lines [][]byte) (*Table, error) {
 	}
 	return t, nil
 }
+
+// DeletedBySnapshot reports whether a table export whose rows rank at
+// snapshot (orderkey.Snapshot of its export time) proves the item absent
+// when the export does not hold it: the item's winning line ranks below
+// the snapshot (an exported item has a row at exactly that rank, which
+// would win) and is not already a REMOVE. ddbstream backfill writes a
+// REMOVE at the snapshot's rank for each such item (README, "Backfill").
+func (s State) DeletedBySnapshot(snapshot string) bool {
+	return s.Status != StatusAbsent && string(s.OrderKey) < snapshot
+}

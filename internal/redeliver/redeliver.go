@@ -5,8 +5,8 @@
 // replay (objects chosen by table and time) must deliver exactly as the
 // forwarder does: the same destination templates, the same reads of the
 // announced object version, the same idempotency (a volume path
-// overwritten, one job run per idempotency token, COPY INTO skipping
-// loaded files). So they run forwarder.Handler itself on an event, with
+// overwritten, one job run per idempotency token, copy-into's MERGE
+// inserting no line twice). So they run forwarder.Handler itself on an event, with
 // the operator's credentials, rather than a second implementation that
 // could drift from it. The handler reports each object in one log line
 // (result delivered, skipped or failed); Deliverer reads those lines to

@@ -9,7 +9,7 @@
 // the forwarder as the S3 notification S3 would have sent for it, so the
 // forwarder reads it at the listed ETag and delivers it as configured.
 // Delivery is idempotent as the forwarder's is: a volume path is
-// overwritten, COPY INTO skips files it loaded, and in job mode the
+// overwritten, copy-into's MERGE inserts no line twice, and in job mode the
 // idempotency token is derived from the object and the replay's ID
 // (carried as the event's sequencer): the same replay run twice starts
 // one job run per object, and a new --replay-id runs the job again.
