@@ -50,6 +50,11 @@ type Client struct {
 
 	mu  sync.Mutex
 	tok oauthToken
+
+	// ran holds the statements ExecuteStatementOnce has run to success,
+	// keyed by warehouse and text.
+	ranMu sync.Mutex
+	ran   map[string]bool
 }
 
 type oauthToken struct {
@@ -197,6 +202,12 @@ type Result struct {
 
 // Retries is the number of tries after the first.
 func (r Result) Retries() int { return max(r.Attempts-1, 0) }
+
+// Add combines the results of two operations made for one delivery, so
+// that its log line and metrics count every try.
+func (r Result) Add(o Result) Result {
+	return Result{Attempts: r.Attempts + o.Attempts, Refreshed: r.Refreshed || o.Refreshed}
+}
 
 // attemptFunc makes one try with the current host and bearer token.
 type attemptFunc func(ctx context.Context, host, token string) error

@@ -163,12 +163,49 @@ func (c *Client) ExecuteStatement(ctx context.Context, warehouseID, statement st
 			st = statementStatus{}
 			return c.statementCall(ctx, "get statement", http.MethodGet, host+"/api/2.0/sql/statements/"+url.PathEscape(id), token, nil, &st)
 		})
-		total.Attempts += res.Attempts
-		total.Refreshed = total.Refreshed || res.Refreshed
+		total = total.Add(res)
 		if err != nil {
 			return id, total, err
 		}
 	}
+}
+
+// ExecuteStatementOnce runs statement as ExecuteStatement does, unless
+// this client has already run the same statement on the same warehouse to
+// success: for a statement that sets something up and changes nothing when
+// repeated (CREATE TABLE IF NOT EXISTS), so that a warm function sends it
+// once rather than before every delivery. ran reports whether it was sent
+// now. A failure is not remembered, so the next call sends it again, and
+// ForgetStatement makes the next call send it again after a success (when
+// what it set up may be gone). Two calls at the same time may both send
+// it, which such a statement allows.
+func (c *Client) ExecuteStatementOnce(ctx context.Context, warehouseID, statement string) (id string, ran bool, res Result, err error) {
+	key := warehouseID + "\x00" + statement
+	c.ranMu.Lock()
+	done := c.ran[key]
+	c.ranMu.Unlock()
+	if done {
+		return "", false, Result{}, nil
+	}
+	id, res, err = c.ExecuteStatement(ctx, warehouseID, statement)
+	if err != nil {
+		return id, true, res, err
+	}
+	c.ranMu.Lock()
+	if c.ran == nil {
+		c.ran = map[string]bool{}
+	}
+	c.ran[key] = true
+	c.ranMu.Unlock()
+	return id, true, res, nil
+}
+
+// ForgetStatement makes the next ExecuteStatementOnce of statement on
+// warehouseID send it again.
+func (c *Client) ForgetStatement(warehouseID, statement string) {
+	c.ranMu.Lock()
+	delete(c.ran, warehouseID+"\x00"+statement)
+	c.ranMu.Unlock()
 }
 
 // statementCall submits (body != nil) or polls a statement. Both answer

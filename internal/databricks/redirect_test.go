@@ -156,7 +156,7 @@ func TestStatementPollingFollowsOnlySameHostRedirects(t *testing.T) {
 			otherHits := &hits{}
 			other := httptest.NewTLSServer(lookAlike(otherHits))
 			defer other.Close()
-			ws := fakedatabricks.New(fakedatabricks.WithToken("t1"), fakedatabricks.WithStatementPolls(2))
+			ws := fakedatabricks.New(fakedatabricks.WithToken("t1"), fakedatabricks.WithStatementPolls(2), fakedatabricks.WithTable("t"))
 			var srv *httptest.Server
 			srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodGet && r.URL.Query().Get("moved") == "" {

@@ -21,25 +21,13 @@ const (
 	Volume Mode = "volume"
 	// Job starts a job run with the object as parameters.
 	Job Mode = "job"
-	// CopyInto runs COPY INTO a table on a SQL warehouse.
+	// CopyInto loads each object into a table on a SQL warehouse. The
+	// name is what deployments set; the statement is a MERGE from
+	// read_files, not COPY INTO (see copyinto.go).
 	CopyInto Mode = "copy-into"
 	// DBFS streams each object to DBFS, for legacy workspaces.
 	DBFS Mode = "dbfs"
 )
-
-// DefaultCopyOptions reads every JSON value that is not an object or an
-// array as a STRING, and lets new attributes add columns.
-//
-// Why not 'prefersDecimal': it infers DECIMAL only for a number that fits
-// DECIMAL(38), and DOUBLE for the others, such as DynamoDB's 1E+130 or a
-// 38-digit value with a large exponent, and DOUBLE keeps about 17 digits.
-// With 'primitivesAsString' schema inference never picks a numeric type, and
-// Spark's JSON file reader stores a number read as STRING as its exact
-// text (Apache Spark 4.0, SPARK-48148; an older runtime re-renders it), so
-// no digit is lost and sequence numbers, which need 40 digits, stay text.
-// Typed columns are cast from these strings downstream (DECIMAL(38, s)
-// where the values fit). Timestamps are not inferred either.
-const DefaultCopyOptions = "FORMAT_OPTIONS ('primitivesAsString' = 'true') COPY_OPTIONS ('mergeSchema' = 'true')"
 
 // Config is the forwarder's configuration.
 type Config struct {
@@ -54,12 +42,11 @@ type Config struct {
 	Path *Template
 	// JobID is the job to run (DATABRICKS_JOB_ID, job mode).
 	JobID int64
-	// WarehouseID runs COPY INTO (DATABRICKS_WAREHOUSE_ID, copy-into mode).
+	// WarehouseID runs the load statements (DATABRICKS_WAREHOUSE_ID,
+	// copy-into mode).
 	WarehouseID string
-	// Table is the COPY INTO target template (DATABRICKS_TABLE).
+	// Table is the load target template (DATABRICKS_TABLE).
 	Table *Template
-	// CopyOptions follow FILEFORMAT = JSON (COPY_INTO_OPTIONS).
-	CopyOptions string
 	// KeyPrefix and KeySuffix, when set, skip other objects (KEY_PREFIX,
 	// KEY_SUFFIX).
 	KeyPrefix, KeySuffix string
@@ -90,7 +77,6 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		SecretID:         r.Required("DATABRICKS_SECRET_ID", "a Secrets Manager secret name or ARN"),
 		SecretTTL:        r.Duration("SECRET_TTL", 5*time.Minute, 0, 24*time.Hour),
 		Mode:             Mode(r.OneOf("DELIVERY_MODE", string(Volume), string(Volume), string(Job), string(CopyInto), string(DBFS))),
-		CopyOptions:      r.String("COPY_INTO_OPTIONS", DefaultCopyOptions),
 		KeyPrefix:        r.String("KEY_PREFIX", ""),
 		KeySuffix:        r.String("KEY_SUFFIX", ""),
 		DeadlineMargin:   r.Duration("DEADLINE_MARGIN", 5*time.Second, 100*time.Millisecond, 5*time.Minute),
@@ -146,8 +132,18 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 				r.Fail("DATABRICKS_TABLE", c.Table.String(), "[catalog.][schema.]table of letters, digits and _")
 			}
 		}
-		if strings.ContainsAny(c.CopyOptions, ";") {
-			r.Fail("COPY_INTO_OPTIONS", c.CopyOptions, "options for one statement, without ';'")
+		// COPY_INTO_OPTIONS followed COPY INTO's FILEFORMAT. The load is
+		// now a MERGE whose per-line match is what makes it idempotent, and
+		// no option of COPY INTO has a counterpart there: 'force' would
+		// load an object twice, mergeSchema and FORMAT_OPTIONS would change
+		// the record format's columns or how a line is read. A value left
+		// in a deployment is refused, not silently ignored.
+		if o, ok := lookup("COPY_INTO_OPTIONS"); ok && strings.TrimSpace(o) != "" {
+			r.Fail("COPY_INTO_OPTIONS", o, "nothing: copy-into mode now runs MERGE INTO ... USING read_files(...), "+
+				"which takes no COPY INTO options (idempotency is the MERGE's own); unset it")
+		}
+		if _, err := CopyIntoColumns(); err != nil {
+			r.Check("DELIVERY_MODE", string(c.Mode), fmt.Errorf("copy-into table columns: %w", err))
 		}
 	}
 	if c.Retry.MaxDelay < c.Retry.BaseDelay {

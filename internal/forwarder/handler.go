@@ -237,19 +237,45 @@ func (h *Handler) runJob(ctx context.Context, o s3event.Object, vars map[string]
 	return outcome{result: "delivered", size: size, destination: fmt.Sprintf("job %d run %d", h.cfg.JobID, runID), res: res}, err
 }
 
+// copyInto loads the object into its table with LoadStatement's MERGE,
+// after creating the table unless it exists: once per table while the
+// function is warm, as MERGE needs an existing Delta table. A load that
+// fails makes the next delivery send the CREATE again, in case the table
+// was dropped since. Loading is idempotent per object and line, so a
+// redelivered or retried object loads nothing twice.
 func (h *Handler) copyInto(ctx context.Context, o s3event.Object, vars map[string]string, size int64) (outcome, error) {
-	stmt, err := h.copyStatement(o, vars)
+	table, err := h.copyTable(vars)
 	if err != nil {
 		return outcome{size: size}, err
 	}
-	id, res, err := h.db.ExecuteStatement(ctx, h.cfg.WarehouseID, stmt)
-	return outcome{result: "delivered", size: size, destination: "statement " + id, res: res}, err
+	create, err := CreateTableStatement(table)
+	if err != nil {
+		return outcome{size: size}, err
+	}
+	load, err := LoadStatement(table, o.Bucket, o.Key)
+	if err != nil {
+		return outcome{size: size}, err
+	}
+	out := outcome{result: "delivered", size: size, destination: "table " + table}
+	_, _, res, err := h.db.ExecuteStatementOnce(ctx, h.cfg.WarehouseID, create)
+	out.res = res
+	if err != nil {
+		return out, fmt.Errorf("create table %s: %w", table, err)
+	}
+	id, res, err := h.db.ExecuteStatement(ctx, h.cfg.WarehouseID, load)
+	out.res = out.res.Add(res)
+	out.destination += " statement " + id
+	var se *databricks.StatementError
+	if errors.As(err, &se) {
+		h.db.ForgetStatement(h.cfg.WarehouseID, create)
+		return out, fmt.Errorf("load into %s: %w (a line that does not fit the record format fails the load; "+
+			"a table that existed before the forwarder keeps its columns, which must be those it creates)", table, err)
+	}
+	return out, err
 }
 
-// copyStatement builds COPY INTO for one file. The location is a string
-// literal, so keys with quotes or backslashes are refused rather than
-// escaped.
-func (h *Handler) copyStatement(o s3event.Object, vars map[string]string) (string, error) {
+// copyTable is the table an object is loaded into.
+func (h *Handler) copyTable(vars map[string]string) (string, error) {
 	table, err := h.cfg.Table.Expand(vars, sqlName)
 	if err != nil {
 		return "", err
@@ -257,10 +283,7 @@ func (h *Handler) copyStatement(o s3event.Object, vars map[string]string) (strin
 	if !tableName.MatchString(table) {
 		return "", fmt.Errorf("table %q from DATABRICKS_TABLE is not a valid name", table)
 	}
-	if strings.ContainsAny(o.Key, `'\`) || strings.ContainsAny(o.Bucket, `'\`) {
-		return "", fmt.Errorf("key %q has a quote or backslash, which COPY INTO cannot take", o.Key)
-	}
-	return fmt.Sprintf("COPY INTO %s FROM 's3://%s/%s' FILEFORMAT = JSON %s", table, o.Bucket, o.Key, h.cfg.CopyOptions), nil
+	return table, nil
 }
 
 // IdempotencyToken names one object version: a redelivered event yields

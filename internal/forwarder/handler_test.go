@@ -311,20 +311,120 @@ func TestJobModeIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestCopyIntoMode: from an empty workspace, the first object of a table
+// creates the table, once per table while the function is warm, and every
+// object is loaded with LoadStatement's MERGE; a redelivered object loads
+// nothing, by the MERGE's match on sourceFile and eventID. A failed load
+// sends the CREATE again with the next delivery, and a table that exists
+// with other columns fails the load with an error that says so.
 func TestCopyIntoMode(t *testing.T) {
 	cfg := mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "copy-into",
 		"DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.{table}_changes", "KEY_PREFIX": "cdc/"})
-	e := newEnv(t, cfg, fakedatabricks.WithStatementPolls(2))
-	if _, err := e.h.Invoke(context.Background(), event(t, "notification.json")); err != nil {
+	const (
+		orders2 = "cdc/table=Orders/dt=2026-11-22/hour=18/20261101T000000000-10-12.jsonl.gz"
+		items   = "cdc/table=Items.v2/dt=2026-11-22/hour=17/20261101T000000000-1-3.jsonl.gz"
+		ordersT = "main.cdc.Orders_changes"
+		itemsT  = "main.cdc.Items_v2_changes"
+	)
+	create := func(table string) string {
+		s, err := CreateTableStatement(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	load := func(table, key string) string {
+		s, err := LoadStatement(table, "cdc-bucket", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cols, err := CopyIntoColumns()
+	if err != nil {
 		t.Fatal(err)
 	}
-	loads := e.ws.Loads()
-	if len(loads) != 1 || loads[0] != (fakedatabricks.Load{Table: "main.cdc.Orders_changes", Source: "s3://cdc-bucket/" + orderKey}) {
-		t.Errorf("loads %+v", loads)
+	var names []string
+	for _, c := range cols {
+		names = append(names, c.Name)
 	}
-	e2 := newEnv(t, cfg, fakedatabricks.WithFailingStatements("COPY INTO"))
-	if _, err := e2.h.Invoke(context.Background(), event(t, "notification.json")); err == nil || !strings.Contains(err.Error(), "FAILED") {
-		t.Errorf("failed statement: err = %v", err)
+	type delivery struct {
+		key              string
+		expectStatements []string // sent for this delivery, in order
+		expectError      []string // parts of the error; nil for none
+	}
+	tests := []struct {
+		name         string
+		opts         []fakedatabricks.Option
+		deliveries   []delivery
+		expectLoads  int
+		expectTables map[string][]string
+	}{
+		{"empty workspace", nil, []delivery{
+			{orderKey, []string{create(ordersT), load(ordersT, orderKey)}, nil},
+			{orders2, []string{load(ordersT, orders2)}, nil},
+			{items, []string{create(itemsT), load(itemsT, items)}, nil},
+			{orderKey, []string{load(ordersT, orderKey)}, nil}, // redelivered: the MERGE matches every line
+		}, 3, map[string][]string{"main.cdc.orders_changes": names, "main.cdc.items_v2_changes": names}},
+		{"failed load creates again", []fakedatabricks.Option{fakedatabricks.WithFailingStatements("'s3://cdc-bucket/" + orderKey + "'")}, []delivery{
+			{orderKey, []string{create(ordersT), load(ordersT, orderKey)}, []string{"FAILED", "load into " + ordersT}},
+			{orders2, []string{create(ordersT), load(ordersT, orders2)}, nil},
+			{orders2, []string{load(ordersT, orders2)}, nil},
+		}, 1, map[string][]string{"main.cdc.orders_changes": names}},
+		{"a table with other columns", []fakedatabricks.Option{fakedatabricks.WithTable(ordersT, "keys", "item")}, []delivery{
+			{orderKey, []string{create(ordersT), load(ordersT, orderKey)}, []string{"UNRESOLVED_COLUMN", "keeps its columns"}},
+		}, 0, map[string][]string{"main.cdc.orders_changes": {"keys", "item"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, cfg, append([]fakedatabricks.Option{fakedatabricks.WithStatementPolls(2)}, tc.opts...)...)
+			e.s3.put("cdc-bucket", orders2, []byte("{}\n"), "1123456789abcdef0123456789abcdef")
+			e.s3.put("cdc-bucket", items, []byte("{}\n"), "2123456789abcdef0123456789abcdef")
+			for i, d := range tc.deliveries {
+				before := len(e.ws.Statements())
+				_, err := e.h.Invoke(context.Background(), notificationFor("cdc-bucket", d.key, "", ""))
+				if got := e.ws.Statements()[before:]; strings.Join(got, "\n") != strings.Join(d.expectStatements, "\n") {
+					t.Errorf("delivery %d statements: got\n%s\nexpect\n%s", i, strings.Join(got, "\n"), strings.Join(d.expectStatements, "\n"))
+				}
+				if (err != nil) != (d.expectError != nil) {
+					t.Fatalf("delivery %d: got error %v, expect one containing %q", i, err, d.expectError)
+				}
+				for _, part := range d.expectError {
+					if !strings.Contains(err.Error(), part) {
+						t.Errorf("delivery %d error: got %v, expect it to contain %q", i, err, part)
+					}
+				}
+			}
+			if got := len(e.ws.Loads()); got != tc.expectLoads {
+				t.Errorf("loads: got %d, expect %d", got, tc.expectLoads)
+			}
+			if got := e.ws.Tables(); fmt.Sprint(got) != fmt.Sprint(tc.expectTables) {
+				t.Errorf("tables: got %v, expect %v", got, tc.expectTables)
+			}
+			for _, l := range e.logLines(t) {
+				if d, _ := l["destination"].(string); !strings.HasPrefix(d, "table main.cdc.") || !strings.Contains(d, " statement ") {
+					t.Errorf("log destination: got %q, expect the table and the statement", d)
+				}
+			}
+		})
+	}
+}
+
+// TestCopyIntoModeRefusesOtherKeys: an object whose key has a character
+// the pipeline's keys never have fails its delivery with the reason, and
+// sends no statement: its path could not be matched to its rows.
+func TestCopyIntoModeRefusesOtherKeys(t *testing.T) {
+	cfg := mustConfig(t, map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "copy-into",
+		"DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.changes"})
+	const key = "cdc/table=Orders/dt=2026-11-22/hour=17/a copy*.jsonl.gz"
+	e := newEnv(t, cfg)
+	e.s3.put("cdc-bucket", key, []byte("{}\n"), "3123456789abcdef0123456789abcdef")
+	_, err := e.h.Invoke(context.Background(), notificationFor("cdc-bucket", key, "", ""))
+	if err == nil || !strings.Contains(err.Error(), "letters, digits and -_.=/") || !strings.Contains(err.Error(), key) {
+		t.Errorf("error: got %v, expect the key refused with the reason", err)
+	}
+	if got := e.ws.Statements(); len(got) != 0 {
+		t.Errorf("statements: got %q, expect none", got)
 	}
 }
 
@@ -475,16 +575,21 @@ func TestNonCreatedEventBridgeEventsAreIgnored(t *testing.T) {
 
 // TestRedirectedWritesAreNotDelivered: in every mode, a workspace that
 // redirects the write makes the delivery fail, and the redirect target
-// (which would answer with a success) is never asked.
+// (which would answer with a success) is never asked. copy-into mode
+// takes only keys of the pipeline's own characters, so it gets such a key
+// in an S3 notification rather than the EventBridge event's "a b+c".
 func TestRedirectedWritesAreNotDelivered(t *testing.T) {
+	const copyKey = "cdc/table=Orders/dt=2026-11-22/hour=17/a-b.jsonl.gz"
 	modes := []struct {
-		name string
-		env  map[string]string
+		name    string
+		env     map[string]string
+		payload func(t *testing.T) []byte
 	}{
-		{"volume", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DATABRICKS_VOLUME_PATH": "/Volumes/main/cdc/landing/{key}"}},
-		{"dbfs", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "dbfs", "DBFS_PATH": "/mnt/cdc/{key}"}},
-		{"job", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "job", "DATABRICKS_JOB_ID": "42"}},
-		{"copy-into", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "copy-into", "DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.t"}},
+		{"volume", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DATABRICKS_VOLUME_PATH": "/Volumes/main/cdc/landing/{key}"}, nil},
+		{"dbfs", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "dbfs", "DBFS_PATH": "/mnt/cdc/{key}"}, nil},
+		{"job", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "job", "DATABRICKS_JOB_ID": "42"}, nil},
+		{"copy-into", map[string]string{"DATABRICKS_SECRET_ID": "databricks", "DELIVERY_MODE": "copy-into", "DATABRICKS_WAREHOUSE_ID": "wh-1", "DATABRICKS_TABLE": "main.cdc.t"},
+			func(*testing.T) []byte { return notificationFor("cdc-bucket", copyKey, "", "") }},
 	}
 	for _, status := range []int{301, 302, 303, 307, 308} {
 		for _, m := range modes {
@@ -502,8 +607,13 @@ func TestRedirectedWritesAreNotDelivered(t *testing.T) {
 				e := newEnv(t, mustConfig(t, m.env))
 				e.ws.Inject(fakedatabricks.Fault{Status: status, Location: target.URL + "/elsewhere", Times: 100})
 				e.s3.put("cdc-bucket", "cdc/table=Orders/dt=2026-11-22/hour=17/a b+c.jsonl.gz", []byte("eb"), "0123456789abcdef0123456789abcdef")
+				e.s3.put("cdc-bucket", copyKey, []byte("eb"), "0123456789abcdef0123456789abcdef")
+				payload := event(t, "eventbridge.json")
+				if m.payload != nil {
+					payload = m.payload(t)
+				}
 
-				_, err := e.h.Invoke(context.Background(), event(t, "eventbridge.json"))
+				_, err := e.h.Invoke(context.Background(), payload)
 
 				lines := e.logLines(t)
 				got := struct {

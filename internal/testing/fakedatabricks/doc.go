@@ -2,10 +2,12 @@
 // HTTP, for tests, benchmarks and the local pipeline. It speaks the parts
 // of the REST API the forwarder uses (internal/databricks), as the
 // Databricks reference documents them, so that end-to-end proofs such as
-// "one job run per idempotency token" and "COPY INTO skips loaded files"
-// rest on the documented behaviour rather than on the fake's convenience.
-// It enforces the limits that matter (64-character idempotency tokens,
-// 1 MB DBFS blocks, /Volumes paths, OAuth token lifetimes), records what it
+// "one job run per idempotency token" and "a MERGE keyed by the object's
+// path loads it once" rest on the documented behaviour rather than on the
+// fake's convenience. It enforces the limits that matter (64-character
+// idempotency tokens, 1 MB DBFS blocks, /Volumes paths, OAuth token
+// lifetimes, COPY INTO and MERGE only into a table that exists and has the
+// columns they insert), records what it
 // received, and can inject faults: any status with Retry-After, delays,
 // redirects, and token revocation for rotation tests.
 //
@@ -16,6 +18,7 @@
 //   - oauth.go: the OAuth M2M token endpoint (/oidc/v1/token)
 //   - files.go: the Files API upload to Unity Catalog volumes
 //   - jobs.go: Jobs run-now and its idempotency tokens
-//   - sql.go: SQL statement execution and COPY INTO's semantics
+//   - sql.go: SQL statement execution, and CREATE TABLE's, COPY INTO's and
+//     MERGE's semantics
 //   - dbfs.go: DBFS create, add-block, close and put
 package fakedatabricks

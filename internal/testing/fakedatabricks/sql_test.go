@@ -3,6 +3,7 @@ package fakedatabricks
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -58,7 +59,7 @@ func loaded(rows string) map[string]string {
 	return map[string]string{"num_affected_rows": rows, "num_inserted_rows": rows, "num_skipped_corrupt_files": "0"}
 }
 
-// TestCopyIntoLoadsEachFileOnce: COPY INTO is "a retriable and idempotent
+// TestCopyIntoLoadsEachFileOnce: given its table, COPY INTO is "a retriable and idempotent
 // operation — files in the source location that have already been loaded
 // are skipped", unless COPY_OPTIONS 'force' = 'true'; VALIDATE writes
 // nothing (https://docs.databricks.com/sql/language-manual/delta-copy-into.html).
@@ -127,7 +128,7 @@ func TestCopyIntoLoadsEachFileOnce(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := serve(t, append([]Option{WithToken("t"), WithStatementPolls(0)}, tc.opts...)...)
+			s := serve(t, append([]Option{WithToken("t"), WithStatementPolls(0), WithTable("main.cdc.orders"), WithTable("main.cdc.items")}, tc.opts...)...)
 			for i, stmt := range tc.statements {
 				got := s.postJSON(t, statementsPath, "t", executeBody(stmt))
 				if got.status != http.StatusOK {
@@ -162,7 +163,7 @@ func TestCopyIntoLoadsEachFileOnce(t *testing.T) {
 // skips it.
 func TestStatementPolling(t *testing.T) {
 	const stmt = "COPY INTO main.cdc.orders FROM 's3://b/t/1.jsonl.gz' FILEFORMAT = JSON"
-	s := serve(t, WithToken("t"), WithStatementPolls(2))
+	s := serve(t, WithToken("t"), WithStatementPolls(2), WithTable("main.cdc.orders"))
 
 	abandoned := decode[statementAnswer](t, s.postJSON(t, statementsPath, "t", executeBody(stmt)))
 	if abandoned.Status.State != "RUNNING" || abandoned.copyRow() != nil {
@@ -226,4 +227,103 @@ func TestExecuteStatementNeedsItsFields(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTablesAndMerge: COPY INTO and MERGE "Identif[y] an existing Delta
+// table", so they fail until CREATE TABLE made it; CREATE TABLE IF NOT
+// EXISTS "is ignored" when the table exists and keeps its columns,
+// without IF NOT EXISTS it fails
+// (https://docs.databricks.com/sql/language-manual/sql-ref-syntax-ddl-create-table-using.html).
+// A MERGE from read_files that matches on the file's sourceFile loads a
+// file once, as its match on sourceFile and eventID finds every line
+// again; one that does not (no such match, or a sourceFile literal that
+// is not the file read) loads it again. An insert naming a column the
+// table lacks fails ("The columns that are the target of an UPDATE or
+// INSERT action must exist in the target table",
+// https://docs.databricks.com/aws/en/tables/schema-enforcement), and so
+// does a value that is not a column of the source.
+func TestTablesAndMerge(t *testing.T) {
+	const (
+		create = "CREATE TABLE IF NOT EXISTS main.cdc.`orders` (`eventID` STRING, `n` BIGINT, `sourceFile` STRING) USING DELTA COMMENT 'a, (b)'"
+		again  = "CREATE TABLE IF NOT EXISTS main.cdc.orders (other STRING)"
+		strict = "CREATE TABLE main.cdc.orders (other STRING)"
+		plain  = "COPY INTO main.cdc.orders FROM 's3://b/t/1.jsonl.gz' FILEFORMAT = JSON"
+	)
+	merge := func(path, on, insert, values string) string {
+		return "MERGE INTO main.cdc.orders AS t USING (SELECT CASE WHEN _rescued_data IS NULL THEN `eventID` ELSE raise_error(concat('bad (', _metadata.file_path, ') AND x')) END AS `eventID`, " +
+			"`n`, _metadata.file_path AS `sourceFile` FROM read_files('" + path + "', format => 'json', schema => '`eventID` STRING, `n` BIGINT', mode => 'FAILFAST')) AS s " +
+			"ON " + on + " WHEN NOT MATCHED THEN INSERT (" + insert + ") VALUES (" + values + ")"
+	}
+	const (
+		cols   = "`eventID`, `n`, `sourceFile`"
+		values = "s.`eventID`, s.`n`, s.`sourceFile`"
+		keyed  = "t.`sourceFile` = 's3://b/t/2.jsonl.gz' AND t.`sourceFile` = s.`sourceFile` AND t.`eventID` = s.`eventID`"
+	)
+	load := merge("s3://b/t/2.jsonl.gz", keyed, cols, values)
+	l := func(src string) Load { return Load{Table: "main.cdc.orders", Source: src} }
+	tableCols := []string{"eventID", "n", "sourceFile"}
+	tests := []struct {
+		name         string
+		statements   []string
+		expectState  []string
+		expectError  []string // a part of each FAILED statement's message
+		expectRows   []map[string]string
+		expectLoads  []Load
+		expectTables map[string][]string
+	}{
+		{"no table", []string{plain, load}, []string{"FAILED", "FAILED"}, []string{"[TABLE_OR_VIEW_NOT_FOUND]", "[TABLE_OR_VIEW_NOT_FOUND]"},
+			[]map[string]string{nil, nil}, nil, map[string][]string{}},
+		{"created, then loaded", []string{create, plain}, []string{"SUCCEEDED", "SUCCEEDED"}, []string{"", ""},
+			[]map[string]string{nil, loaded("1")}, []Load{l("s3://b/t/1.jsonl.gz")}, map[string][]string{"main.cdc.orders": tableCols}},
+		{"IF NOT EXISTS keeps the table", []string{create, again, plain}, []string{"SUCCEEDED", "SUCCEEDED", "SUCCEEDED"}, []string{"", "", ""},
+			[]map[string]string{nil, nil, loaded("1")}, []Load{l("s3://b/t/1.jsonl.gz")}, map[string][]string{"main.cdc.orders": tableCols}},
+		{"CREATE without IF NOT EXISTS fails on a table", []string{create, strict}, []string{"SUCCEEDED", "FAILED"}, []string{"", "[TABLE_OR_VIEW_ALREADY_EXISTS]"},
+			[]map[string]string{nil, nil}, nil, map[string][]string{"main.cdc.orders": tableCols}},
+		{"a MERGE keyed by the file loads it once", []string{create, load, load}, []string{"SUCCEEDED", "SUCCEEDED", "SUCCEEDED"}, []string{"", "", ""},
+			[]map[string]string{nil, merged("1"), merged("0")}, []Load{l("s3://b/t/2.jsonl.gz")}, map[string][]string{"main.cdc.orders": tableCols}},
+		{"a MERGE keyed by eventID alone loads it again", []string{create, merge("s3://b/t/2.jsonl.gz", "t.`eventID` = s.`eventID`", cols, values), merge("s3://b/t/2.jsonl.gz", "t.`eventID` = s.`eventID`", cols, values)},
+			[]string{"SUCCEEDED", "SUCCEEDED", "SUCCEEDED"}, []string{"", "", ""},
+			[]map[string]string{nil, merged("1"), merged("1")}, []Load{l("s3://b/t/2.jsonl.gz"), l("s3://b/t/2.jsonl.gz")}, map[string][]string{"main.cdc.orders": tableCols}},
+		{"a sourceFile literal that is not the file matches nothing", []string{create, merge("s3://b/t/3.jsonl.gz", keyed, cols, values), merge("s3://b/t/3.jsonl.gz", keyed, cols, values)},
+			[]string{"SUCCEEDED", "SUCCEEDED", "SUCCEEDED"}, []string{"", "", ""},
+			[]map[string]string{nil, merged("1"), merged("1")}, []Load{l("s3://b/t/3.jsonl.gz"), l("s3://b/t/3.jsonl.gz")}, map[string][]string{"main.cdc.orders": tableCols}},
+		{"a column the table lacks fails", []string{create, merge("s3://b/t/2.jsonl.gz", keyed, cols+", `extra`", values+", s.`n`")},
+			[]string{"SUCCEEDED", "FAILED"}, []string{"", "[UNRESOLVED_COLUMN.WITH_SUGGESTION]"},
+			[]map[string]string{nil, nil}, nil, map[string][]string{"main.cdc.orders": tableCols}},
+		{"a value that is not the source's fails", []string{create, merge("s3://b/t/2.jsonl.gz", keyed, cols, "s.`eventID`, s.`n`, s.`other`")},
+			[]string{"SUCCEEDED", "FAILED"}, []string{"", "[UNRESOLVED_COLUMN.WITH_SUGGESTION]"},
+			[]map[string]string{nil, nil}, nil, map[string][]string{"main.cdc.orders": tableCols}},
+		{"a table made otherwise fails the load", []string{strict, load}, []string{"SUCCEEDED", "FAILED"}, []string{"", "lacks"},
+			[]map[string]string{nil, nil}, nil, map[string][]string{"main.cdc.orders": {"other"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := serve(t, WithToken("t"), WithStatementPolls(0))
+			for i, stmt := range tc.statements {
+				a := decode[statementAnswer](t, s.postJSON(t, statementsPath, "t", executeBody(stmt)))
+				if a.Status.State != tc.expectState[i] {
+					t.Errorf("statement %d state: got %s (%s), expect %s", i, a.Status.State, a.Status.Error.Message, tc.expectState[i])
+				}
+				if !strings.Contains(a.Status.Error.Message, tc.expectError[i]) {
+					t.Errorf("statement %d error: got %q, expect it to contain %q", i, a.Status.Error.Message, tc.expectError[i])
+				}
+				if row := a.copyRow(); !reflect.DeepEqual(row, tc.expectRows[i]) {
+					t.Errorf("statement %d result: got %v, expect %v", i, row, tc.expectRows[i])
+				}
+			}
+			if got := s.ws.Loads(); !reflect.DeepEqual(got, tc.expectLoads) {
+				t.Errorf("loads: got %v, expect %v", got, tc.expectLoads)
+			}
+			if got := s.ws.Tables(); !reflect.DeepEqual(got, tc.expectTables) {
+				t.Errorf("tables: got %v, expect %v", got, tc.expectTables)
+			}
+			if got := s.ws.Statements(); !reflect.DeepEqual(got, tc.statements) {
+				t.Errorf("statements: got %q, expect %q", got, tc.statements)
+			}
+		})
+	}
+}
+
+func merged(rows string) map[string]string {
+	return map[string]string{"num_affected_rows": rows, "num_updated_rows": "0", "num_deleted_rows": "0", "num_inserted_rows": rows}
 }

@@ -85,7 +85,7 @@ func New(opts ...Option) *Workspace {
 		oauth:     oauthState{clients: map[string]string{}, tokenLifetime: time.Hour},
 		files:     filesState{files: map[string]*File{}},
 		jobs:      jobsState{byToken: map[string]int64{}},
-		sql:       sqlState{statementPolls: 1, statements: map[string]*statement{}, loaded: map[Load]bool{}},
+		sql:       sqlState{statementPolls: 1, statements: map[string]*statement{}, loaded: map[Load]bool{}, merged: map[Load]bool{}, tables: map[string][]string{}},
 		dbfs:      dbfsState{files: map[string]*File{}, handles: map[int64]*dbfsUpload{}},
 	}
 	for _, o := range opts {
