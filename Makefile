@@ -9,6 +9,8 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 # same bytes.
 LAMBDA_GOENV   := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w -buildid='
+# The stamp of the npm tools' install (see its rule below).
+NODE_MODULES := node_modules/.package-lock.json
 
 .PHONY: help build ddbstream test lint vet staticcheck fmt-check unit reproducible bench fuzz clean tools local
 
@@ -44,7 +46,7 @@ staticcheck: tools ## staticcheck v0.6.1
 unit: ## go test -race, end-to-end tests included (they need make tools)
 	INTEGRATION_REQUIRED=1 go test -race -count=1 -timeout 20m ./...
 
-tools: ## install DynamoDB Local, versitygw, staticcheck and Java into .local/ (idempotent)
+tools: $(NODE_MODULES) ## install DynamoDB Local, versitygw, staticcheck and Java into .local/, and the pinned npm tools into node_modules/ (idempotent)
 	integration/scripts/install-tools.sh
 
 STACK ?= DdbStreamPipeline
@@ -74,7 +76,12 @@ clean: ## remove build outputs (bin/, cdk.out/)
 	rm -rf bin cdk.out
 
 CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 npx --no-install cdk
-node_modules/.bin/cdk: package.json package-lock.json
+# node_modules/ holds the npm tools package-lock.json pins: the CDK CLI and
+# the IAM policy simulator the iam tests run (@cloud-copilot/iam-simulate,
+# AGPL-3.0: a test tool, never bundled or shipped). npm ci runs again only
+# when node_modules is missing or package.json or the lock changed; npm
+# writes node_modules/.package-lock.json on every install.
+$(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -82,12 +89,12 @@ node_modules/.bin/cdk: package.json package-lock.json
 # make synth without CONTEXT shows the template for example Databricks
 # settings; deploy and diff take yours.
 EXAMPLE_CONTEXT := -c databricksSecretName=databricks/pipeline -c 'databricksVolumePath=/Volumes/main/cdc/landing/{table}/{name}'
-synth: node_modules/.bin/cdk ## synthesize the CloudFormation template offline (cdk.out/); pass CONTEXT="-c key=value ..."
+synth: $(NODE_MODULES) ## synthesize the CloudFormation template offline (cdk.out/); pass CONTEXT="-c key=value ..."
 	$(CDK) synth -q $(or $(CONTEXT),$(EXAMPLE_CONTEXT))
 	@echo "template: cdk.out/$$(ls cdk.out | grep -m1 '\.template\.json$$')"
 
-deploy: node_modules/.bin/cdk ## cdk deploy (needs AWS credentials); pass CONTEXT="-c key=value ..."
+deploy: $(NODE_MODULES) ## cdk deploy (needs AWS credentials); pass CONTEXT="-c key=value ..."
 	$(CDK) deploy $(CONTEXT)
 
-diff: node_modules/.bin/cdk ## cdk diff against the deployed stack
+diff: $(NODE_MODULES) ## cdk diff against the deployed stack
 	$(CDK) diff $(CONTEXT)

@@ -10,4 +10,11 @@
 // a grant without a call, fails the build. Calls that AWS makes with the
 // role on the function's behalf (logs, the stream poller, destinations) are
 // listed here with their reasons.
+//
+// Action names are not enough: the tests also evaluate every request the
+// code makes (the object keys and prefixes objectkey builds, the condition
+// keys AWS sets) against these statements, the bucket policy and the KMS
+// key policy with an IAM policy simulator built on AWS's service
+// authorization data (internal/testing/iamsim), and the requests each
+// principal must not be able to make.
 package iam

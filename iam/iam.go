@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/record"
 )
 
 // Statement is one Allow statement.
@@ -75,6 +76,38 @@ func (r Resources) ObjectsARN() string {
 	return r.BucketARN() + "/" + r.Prefix + "/*"
 }
 
+// dataObjectsARN covers the data objects (objectkey.DataPrefix), which
+// the forwarder reads: it skips every other key (KEY_PREFIX).
+func (r Resources) dataObjectsARN() string {
+	return r.BucketARN() + "/" + objectkey.DataPrefix(r.Prefix) + "*"
+}
+
+// pipelineObjectsARNs cover what the streamer writes: the data objects
+// and, under <prefix>/_errors/, the records set aside; with no prefix,
+// not the rest of the bucket (the exports, for one).
+func (r Resources) pipelineObjectsARNs() []string {
+	return []string{r.dataObjectsARN(), r.BucketARN() + "/" + r.errorsPrefix() + "*"}
+}
+
+// SnapshotObjectsARNs cover the objects converted from table exports and
+// their errors objects (objectkey.Snapshot and SnapshotErrors, for any
+// table, date, hour, export and data file), and no stream object: a
+// stream object's name starts with its stream label, never with
+// objectkey.SnapshotMarker.
+func (r Resources) SnapshotObjectsARNs() []string {
+	name := "dt=*/hour=*/" + objectkey.SnapshotMarker + "-*"
+	return []string{
+		r.BucketARN() + "/" + objectkey.DataPrefix(r.Prefix) + "*/" + name,
+		r.BucketARN() + "/" + r.errorsPrefix() + "table=*/" + name,
+	}
+}
+
+// tableDataPrefix is where the table's data objects are:
+// <prefix>/table=<table>/.
+func (r Resources) tableDataPrefix() string {
+	return objectkey.DataPrefix(r.Prefix) + r.TableName + "/"
+}
+
 // TableARN is the source table's ARN.
 func (r Resources) TableARN() string {
 	return "arn:" + r.Partition + ":dynamodb:" + r.Region + ":" + r.Account + ":table/" + r.TableName
@@ -99,12 +132,14 @@ func (r Resources) viaService(service string) map[string]map[string]any {
 }
 
 // OperationActions maps the AWS operations the functions call to the IAM
-// actions they need. Reads ask for the exact version an event announced,
-// which needs s3:GetObjectVersion on a versioned bucket; HEAD needs the
-// same actions as GET. Without s3:ListBucket, S3 answers a read of a
-// missing key with 403 AccessDenied instead of 404 NoSuchKey
+// actions they need. HEAD needs the same actions as GET. Without
+// s3:ListBucket, S3 answers a read of a missing key with 403 AccessDenied
+// instead of 404 NoSuchKey
 // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html),
 // and the forwarder could never tell a deleted object from a denied one.
+// A read of a given version (GetObject or HeadObject with VersionId)
+// needs s3:GetObjectVersion as well: only code listed in VersionReaders
+// does that.
 //
 // The export converter streams objects with multipart uploads: creating,
 // uploading parts and completing all need s3:PutObject, and aborting needs
@@ -113,8 +148,8 @@ func (r Resources) viaService(service string) map[string]map[string]any {
 // The planner's Invoke is the IAM action lambda:InvokeFunction.
 var OperationActions = map[string][]string{
 	"s3:PutObject":                       {"s3:PutObject"},
-	"s3:GetObject":                       {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
-	"s3:HeadObject":                      {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
+	"s3:GetObject":                       {"s3:GetObject", "s3:ListBucket"},
+	"s3:HeadObject":                      {"s3:GetObject", "s3:ListBucket"},
 	"s3:CreateMultipartUpload":           {"s3:PutObject"},
 	"s3:UploadPart":                      {"s3:PutObject"},
 	"s3:CompleteMultipartUpload":         {"s3:PutObject"},
@@ -155,6 +190,16 @@ var OperationActions = map[string][]string{
 	"s3:GetBucketNotificationConfiguration": {"s3:GetBucketNotification"},
 }
 
+// VersionReaders are the functions and ddbstream subcommands whose code
+// reads objects by version ID (s3:GetObjectVersion,
+// https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html),
+// with the reason. Every other principal reads the current version only
+// and is not granted it.
+var VersionReaders = map[string]string{
+	"forwarder": "reads the exact version an S3 event announced (GetObject and HeadObject with VersionId)",
+	"redrive":   "runs the forwarder's code on the events its queues kept, which name the version they announced",
+}
+
 // PlatformActions are calls AWS makes with a role on the function's
 // behalf, with the reason each is needed.
 var PlatformActions = map[string]map[string]string{
@@ -191,12 +236,12 @@ var PlatformActions = map[string]map[string]string{
 	},
 }
 
-// Streamer returns the streamer role's statements: put objects under the
-// prefix, encrypt with the key, read its one stream, send to its queue,
-// write its logs.
+// Streamer returns the streamer role's statements: put data and errors
+// objects under the prefix, encrypt with the key, read its one stream,
+// send to its queue, write its logs.
 func Streamer(r Resources) []Statement {
 	s := []Statement{
-		{Sid: "WriteObjects", Actions: []string{"s3:PutObject"}, Resources: []string{r.ObjectsARN()}},
+		{Sid: "WriteObjects", Actions: []string{"s3:PutObject"}, Resources: r.pipelineObjectsARNs()},
 	}
 	if r.KeyARN != "" {
 		s = append(s, Statement{Sid: "EncryptObjects", Actions: []string{"kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
@@ -215,12 +260,12 @@ func Streamer(r Resources) []Statement {
 	)
 }
 
-// Forwarder returns the forwarder role's statements: get objects under the
-// prefix, decrypt with the key, read its one secret, send to its queue,
-// write its logs.
+// Forwarder returns the forwarder role's statements: get the data objects
+// (any version), decrypt with the key, read its one secret, send to its
+// queue, write its logs.
 func Forwarder(r Resources) []Statement {
 	s := []Statement{
-		{Sid: "ReadObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+		{Sid: "ReadObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.dataObjectsARN()}},
 		// Only so that a missing data object answers 404, not 403: S3
 		// evaluates this grant with the object key as s3:prefix, so the
 		// condition keeps listing to the data keys (the behaviour Ceph
@@ -245,7 +290,7 @@ func Forwarder(r Resources) []Statement {
 // the converter, send to its queue, write its logs.
 func ExportPlanner(r Resources) []Statement {
 	s := []Statement{
-		{Sid: "ReadExportManifests", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ExportObjectsARN()}},
+		{Sid: "ReadExportManifests", Actions: []string{"s3:GetObject"}, Resources: []string{r.ExportObjectsARN()}},
 		r.listUnder("ListExportKeys", r.ExportPrefix+"/"),
 	}
 	if r.KeyARN != "" {
@@ -261,14 +306,14 @@ func ExportPlanner(r Resources) []Statement {
 }
 
 // ExportConverter returns the export converter's statements: read the
-// exports' data files, write snapshot objects under the prefix (multipart,
-// so also abort), encrypt and decrypt with the key, send to its queue,
-// write its logs.
+// exports' data files, write the snapshot objects and their errors
+// objects, and nothing else under the prefix (multipart, so also abort),
+// encrypt and decrypt with the key, send to its queue, write its logs.
 func ExportConverter(r Resources) []Statement {
 	s := []Statement{
-		{Sid: "ReadExportData", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ExportObjectsARN()}},
+		{Sid: "ReadExportData", Actions: []string{"s3:GetObject"}, Resources: []string{r.ExportObjectsARN()}},
 		r.listUnder("ListExportKeys", r.ExportPrefix+"/"),
-		{Sid: "WriteObjects", Actions: []string{"s3:PutObject", "s3:AbortMultipartUpload"}, Resources: []string{r.ObjectsARN()}},
+		{Sid: "WriteSnapshotObjects", Actions: []string{"s3:PutObject", "s3:AbortMultipartUpload"}, Resources: r.SnapshotObjectsARNs()},
 	}
 	if r.KeyARN != "" {
 		// A multipart upload with SSE-KMS needs kms:Decrypt as well
@@ -299,7 +344,7 @@ var OperatorPlatformActions = map[string]map[string]string{
 		"s3:PutObjectAcl":         "DynamoDB writes the export with the caller's permissions",
 		"s3:AbortMultipartUpload": "DynamoDB writes the export with the caller's permissions",
 		"kms:GenerateDataKey":     "the export is written with the bucket's key (SSE-KMS)",
-		"kms:Decrypt":             "SSE-KMS multipart writes of the export, and reading its manifest",
+		"kms:Decrypt":             "SSE-KMS multipart writes of the export, and reading its manifest, errors objects and the table's data objects",
 	},
 	"reconcile": {
 		"kms:Decrypt": "S3 decrypts the SSE-KMS objects of the lake",
@@ -316,46 +361,94 @@ var OperatorPlatformActions = map[string]map[string]string{
 	},
 }
 
+// OperatorTableKeyActions are what DynamoDB does with the table's
+// customer managed key (existingTableKmsKeyArn) on an operator's behalf,
+// with the reason (operatorTableKey has the documentation).
+var OperatorTableKeyActions = map[string]map[string]string{
+	"backfill": {"kms:Decrypt": "the export reads the table with the permissions of the principal that starts it",
+		"kms:DescribeKey": "DynamoDB describes the table's key with the caller's permissions (the KMS guide's list for DynamoDB)"},
+	"reconcile": {"kms:Decrypt": "Scan and BatchGetItem read the encrypted table",
+		"kms:DescribeKey": "DynamoDB describes the table's key with the caller's permissions (the KMS guide's list for DynamoDB)"},
+	"redrive": {"kms:Decrypt": "GetRecords reads the stream, encrypted with the table's key",
+		"kms:DescribeKey": "as the streamer's role has it for the same reads (CDK's grantStreamRead)"},
+}
+
 func (r Resources) stackARN(o Operator) string {
 	return "arn:" + r.Partition + ":cloudformation:" + r.Region + ":" + r.Account + ":stack/" + o.StackName + "/*"
 }
 
 // OperatorBackfill returns what `ddbstream backfill` needs: read the
-// stack's outputs, check the table (point-in-time recovery, stream),
-// start and follow its exports, let DynamoDB write them under the export
-// prefix, read their manifests and count the converted objects.
+// stack's outputs, check the table (point-in-time recovery, stream) and
+// the event source mapping that reads its stream, start and follow its
+// exports, let DynamoDB write them under the export prefix, read their
+// manifests, count the converted objects and read the errors objects of
+// the export (objectkey.Snapshot and SnapshotErrors), invoke the export
+// planner when the conversion does not start, fold the table's data
+// objects and write the export's delete object (record.SnapshotDeletes).
 func OperatorBackfill(r Resources, o Operator) []Statement {
+	snapshotErrors := r.errorsPrefix() + "table=" + r.TableName + "/dt=*/hour=*/" + objectkey.SnapshotMarker + "-*"
 	s := []Statement{
 		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
 		{Sid: "CheckAndExportTable", Actions: []string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime"},
 			Resources: []string{r.TableARN()}},
 		{Sid: "FollowExports", Actions: []string{"dynamodb:DescribeExport"}, Resources: []string{r.TableARN() + "/export/*"}},
 		{Sid: "ListExports", Actions: []string{"dynamodb:ListExports"}, Resources: []string{"*"}},
+		// The stream check reads the mapping (ListEventSourceMappings
+		// filtered by the stream and the streamer), as doctor does.
+		{Sid: "ListEventSourceMappings", Actions: []string{"lambda:ListEventSourceMappings"}, Resources: []string{"*"}},
+		{Sid: "InvokeExportPlanner", Actions: []string{"lambda:InvokeFunction"}, Resources: []string{r.PlannerFunctionARN}},
 		{Sid: "WriteExports", Actions: []string{"s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"}, Resources: []string{r.ExportObjectsARN()}},
-		{Sid: "ReadExportManifests", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ExportObjectsARN()}},
-		{Sid: "ListExportAndDataKeys", Actions: []string{"s3:ListBucket"}, Resources: []string{r.BucketARN()},
-			Conditions: map[string]map[string]any{"StringLike": {"s3:prefix": []string{r.ExportPrefix + "/*", objectkey.DataPrefix(r.Prefix) + "*"}}}},
+		{Sid: "ReadExportsAndTableObjects", Actions: []string{"s3:GetObject"},
+			Resources: []string{r.ExportObjectsARN(), r.BucketARN() + "/" + r.tableDataPrefix() + "*", r.BucketARN() + "/" + snapshotErrors}},
+		{Sid: "ListExportAndTableKeys", Actions: []string{"s3:ListBucket"}, Resources: []string{r.BucketARN()},
+			Conditions: map[string]map[string]any{"StringLike": {"s3:prefix": []string{r.ExportPrefix + "/*", r.tableDataPrefix() + "*", snapshotErrors}}}},
+		{Sid: "WriteDeletes", Actions: []string{"s3:PutObject"}, Resources: []string{r.BucketARN() + "/" + r.tableDataPrefix() +
+			"dt=*/hour=*/" + objectkey.SnapshotMarker + "-*-" + record.SnapshotDeletes + objectkey.Suffix}},
 	}
 	if r.KeyARN != "" {
 		s = append(s, Statement{Sid: "UseObjectKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
 	}
-	return s
+	return append(s, r.operatorTableKey()...)
 }
 
 // OperatorReconcile returns what `ddbstream reconcile` needs: read the
 // stack's outputs, describe and scan the table (and read again the items
-// that differ), list and read the lake's data objects.
+// that differ), list and read the table's data objects.
 func OperatorReconcile(r Resources, o Operator) []Statement {
 	s := []Statement{
 		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
 		{Sid: "ReadTable", Actions: []string{"dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:Scan"}, Resources: []string{r.TableARN()}},
-		{Sid: "ReadDataObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
-		r.listUnder("ListDataKeys", objectkey.DataPrefix(r.Prefix)),
+		{Sid: "ReadTableObjects", Actions: []string{"s3:GetObject"}, Resources: []string{r.BucketARN() + "/" + r.tableDataPrefix() + "*"}},
+		r.listUnder("ListTableKeys", r.tableDataPrefix()),
 	}
 	if r.KeyARN != "" {
 		s = append(s, Statement{Sid: "DecryptObjects", Actions: []string{"kms:Decrypt"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
 	}
-	return s
+	return append(s, r.operatorTableKey()...)
+}
+
+// operatorTableKey lets an operator command read a table encrypted with a
+// customer managed key, through DynamoDB only. DynamoDB decrypts the
+// table key with the permissions of the principal accessing the table
+// ("When you access an encrypted DynamoDB table, DynamoDB needs to
+// decrypt the table key ... The user is the principal in your AWS account
+// who is accessing the table",
+// https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html),
+// and an export uses it through the principal that starts the export
+// ("that KMS key's policies must give DynamoDB permission to use it. This
+// permission is given through the IAM User/Role that triggers the export
+// job",
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport_Requesting.html).
+// A stream is encrypted with its table's key. kms:DescribeKey goes with
+// it, as for the streamer and as CDK's grantStreamRead grants: the KMS
+// guide lists it among the permissions DynamoDB uses a customer managed
+// key with, and AWS does not list, per operation, which of them a read or
+// an export needs; neither was tried on a live table with such a key.
+func (r Resources) operatorTableKey() []Statement {
+	if r.TableKeyARN == "" {
+		return nil
+	}
+	return []Statement{{Sid: "DecryptTable", Actions: []string{"kms:Decrypt", "kms:DescribeKey"}, Resources: []string{r.TableKeyARN}, Conditions: r.viaService("dynamodb")}}
 }
 
 // OperatorRedrive returns what `ddbstream redrive` needs: read the
@@ -375,26 +468,27 @@ func OperatorRedrive(r Resources, o Operator) []Statement {
 			Resources: []string{r.StreamerQueueARN, r.ForwarderQueueARN, r.ForwarderTriggerQueueARN, r.PlannerQueueARN, r.ConverterQueueARN, r.ExportTriggerQueueARN}},
 		{Sid: "InvokeExportFunctions", Actions: []string{"lambda:InvokeFunction"}, Resources: []string{r.PlannerFunctionARN, r.ConverterFunctionARN}},
 		{Sid: "ReadStream", Actions: []string{"dynamodb:GetRecords", "dynamodb:GetShardIterator"}, Resources: []string{r.StreamARN}},
-		{Sid: "WriteObjects", Actions: []string{"s3:PutObject"}, Resources: []string{r.ObjectsARN()}},
-		{Sid: "ReadDataObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
+		{Sid: "WriteObjects", Actions: []string{"s3:PutObject"}, Resources: r.pipelineObjectsARNs()},
+		{Sid: "ReadDataObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.dataObjectsARN()}},
 		r.listUnder("ListDataKeys", objectkey.DataPrefix(r.Prefix)),
 		{Sid: "ReadDatabricksSecret", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{r.SecretARN}},
 	}
 	if r.KeyARN != "" {
 		s = append(s, Statement{Sid: "UseObjectKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []string{r.KeyARN}, Conditions: r.viaService("s3")})
 	}
-	return append(s, r.operatorSecretKey()...)
+	return append(append(s, r.operatorSecretKey()...), r.operatorTableKey()...)
 }
 
 // OperatorReplay returns what `ddbstream replay` needs: read the stack's
-// outputs and the forwarder's settings, list and read the data objects,
-// and read the Databricks secret, as the forwarder does.
+// outputs and the forwarder's settings, list and read the table's data
+// objects (the current version: its events name none), and read the
+// Databricks secret, as the forwarder does.
 func OperatorReplay(r Resources, o Operator) []Statement {
 	s := []Statement{
 		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
 		{Sid: "ReadForwarderSettings", Actions: []string{"lambda:GetFunctionConfiguration"}, Resources: []string{r.ForwarderFunctionARN}},
-		{Sid: "ReadDataObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.ObjectsARN()}},
-		r.listUnder("ListDataKeys", objectkey.DataPrefix(r.Prefix)),
+		{Sid: "ReadTableObjects", Actions: []string{"s3:GetObject"}, Resources: []string{r.BucketARN() + "/" + r.tableDataPrefix() + "*"}},
+		r.listUnder("ListTableKeys", r.tableDataPrefix()),
 		{Sid: "ReadDatabricksSecret", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{r.SecretARN}},
 	}
 	if r.KeyARN != "" {
@@ -416,7 +510,7 @@ func (r Resources) errorsPrefix() string {
 func OperatorErrors(r Resources, o Operator) []Statement {
 	s := []Statement{
 		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
-		{Sid: "ReadErrorObjects", Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}, Resources: []string{r.BucketARN() + "/" + r.errorsPrefix() + "*"}},
+		{Sid: "ReadErrorObjects", Actions: []string{"s3:GetObject"}, Resources: []string{r.BucketARN() + "/" + r.errorsPrefix() + "*"}},
 		r.listUnder("ListErrorKeys", r.errorsPrefix()),
 	}
 	if r.KeyARN != "" {
@@ -427,16 +521,17 @@ func OperatorErrors(r Resources, o Operator) []Statement {
 
 // OperatorDoctor returns what `ddbstream doctor` needs, reads only: the
 // stack, the table's stream, the functions' settings, the mapping, the
-// forwarder's resource policy and trigger rule, IteratorAge, the queues'
-// depths, the bucket's notification settings, the roles' policies, the
-// Databricks secret and the functions' error log lines.
+// forwarder's and the export planner's resource policies and trigger
+// rules, IteratorAge, the queues' depths, the bucket's notification
+// settings, the roles' policies, the Databricks secret and the four
+// functions' error log lines.
 func OperatorDoctor(r Resources, o Operator) []Statement {
 	s := []Statement{
 		{Sid: "ReadStackOutputs", Actions: []string{"cloudformation:DescribeStacks"}, Resources: []string{r.stackARN(o)}},
 		{Sid: "DescribeTable", Actions: []string{"dynamodb:DescribeTable"}, Resources: []string{r.TableARN()}},
 		{Sid: "ReadFunctions", Actions: []string{"lambda:GetFunctionConfiguration"},
 			Resources: []string{r.StreamerFunctionARN, r.ForwarderFunctionARN, r.PlannerFunctionARN, r.ConverterFunctionARN}},
-		{Sid: "ReadForwarderPolicy", Actions: []string{"lambda:GetPolicy"}, Resources: []string{r.ForwarderFunctionARN}},
+		{Sid: "ReadTriggerPermissions", Actions: []string{"lambda:GetPolicy"}, Resources: []string{r.ForwarderFunctionARN, r.PlannerFunctionARN}},
 		// ListEventSourceMappings and GetMetricStatistics support no
 		// resource-level permissions (WildcardResources).
 		{Sid: "ListEventSourceMappings", Actions: []string{"lambda:ListEventSourceMappings"}, Resources: []string{"*"}},
@@ -452,7 +547,7 @@ func OperatorDoctor(r Resources, o Operator) []Statement {
 			Resources: []string{r.StreamerRoleARN, r.ForwarderRoleARN, r.PlannerRoleARN, r.ConverterRoleARN}},
 		{Sid: "ReadDatabricksSecret", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{r.SecretARN}},
 		{Sid: "ReadErrorLogs", Actions: []string{"logs:FilterLogEvents"},
-			Resources: []string{r.logGroupARN(r.StreamerLogGroup), r.logGroupARN(r.ForwarderLogGroup)}},
+			Resources: []string{r.logGroupARN(r.StreamerLogGroup), r.logGroupARN(r.ForwarderLogGroup), r.logGroupARN(r.PlannerLogGroup), r.logGroupARN(r.ConverterLogGroup)}},
 	}
 	return append(s, r.operatorSecretKey()...)
 }
@@ -511,8 +606,8 @@ func UnityCatalog(r Resources, uc UnityCatalogAccess) []Statement {
 // the reason: AWS offers no narrower form for them.
 var WildcardResources = map[string]string{
 	"dynamodb:ListStreams":           "supports no resource-level permissions (Service Authorization Reference, Amazon DynamoDB: no resource type); read-only, it lists stream ARNs",
-	"dynamodb:ListExports":           "lists an account's exports (TableArn is an optional filter, so the call is not scoped to a table); read-only",
-	"lambda:ListEventSourceMappings": "supports no resource-level permissions (Service Authorization Reference, AWS Lambda: no resource type); read-only, ddbstream doctor finds the streamer's mapping with it",
+	"dynamodb:ListExports":           "lists an account's exports (TableArn is an optional filter, so the call is not scoped to a table; the Service Authorization Reference gives the action an optional table resource, but AWS does not document which ARN it authorizes a filtered call with); read-only",
+	"lambda:ListEventSourceMappings": "supports no resource-level permissions (Service Authorization Reference, AWS Lambda: no resource type); read-only, ddbstream doctor and backfill find the stream's mapping with it, filtered by the stream and the streamer",
 	"cloudwatch:GetMetricStatistics": "supports no resource-level permissions (Service Authorization Reference, Amazon CloudWatch: no resource type); read-only, ddbstream doctor reads IteratorAge with it",
 }
 

@@ -35,6 +35,17 @@ func codeCalls(t *testing.T, function string) []string {
 // module's packages it imports can call.
 func packageCalls(t *testing.T, pkg string) []string {
 	t.Helper()
+	ops := map[string]bool{}
+	for _, f := range moduleFiles(t, pkg) {
+		scanFile(t, f, ops)
+	}
+	return sortedKeys(ops)
+}
+
+// moduleFiles are the non-test Go files of pkg and of the module's
+// packages it imports.
+func moduleFiles(t *testing.T, pkg string) []string {
+	t.Helper()
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{.Module}} {{.Dir}}", pkg)
 	cmd.Dir = ".."
 	out, err := cmd.Output()
@@ -42,22 +53,68 @@ func packageCalls(t *testing.T, pkg string) []string {
 		t.Fatalf("go list: %v", err)
 	}
 	module := strings.TrimSpace(string(must(exec.Command("go", "list", "-m").Output())))
-	ops := map[string]bool{}
+	var files []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		mod, dir, _ := strings.Cut(sc.Text(), " ")
 		if mod != module {
 			continue
 		}
-		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
+		found, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range found {
+			if !strings.HasSuffix(f, "_test.go") {
+				files = append(files, f)
 			}
-			scanFile(t, f, ops)
 		}
 	}
-	return sortedKeys(ops)
+	return files
+}
+
+// readsVersions reports whether the code of pkg and of the module's
+// packages it imports sets VersionId on an S3 request (a composite
+// literal's VersionId: or an assignment to .VersionId, in a file that
+// imports the S3 SDK): a read of a given version, which needs
+// s3:GetObjectVersion.
+func readsVersions(t *testing.T, pkg string) bool {
+	t.Helper()
+	for _, path := range moduleFiles(t, pkg) {
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !importsS3(f) {
+			continue
+		}
+		found := false
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.KeyValueExpr:
+				if id, ok := n.Key.(*ast.Ident); ok && id.Name == "VersionId" {
+					found = true
+				}
+			case *ast.AssignStmt:
+				for _, l := range n.Lhs {
+					if sel, ok := l.(*ast.SelectorExpr); ok && sel.Sel.Name == "VersionId" {
+						found = true
+					}
+				}
+			}
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+func importsS3(f *ast.File) bool {
+	for _, imp := range f.Imports {
+		if p, _ := strconv.Unquote(imp.Path.Value); p == sdkService+"s3" {
+			return true
+		}
+	}
+	return false
 }
 
 func must(b []byte, err error) []byte {
@@ -180,7 +237,41 @@ func expectedActions(t *testing.T, fn string, r Resources) []string {
 			set[a] = true
 		}
 	}
+	if _, ok := VersionReaders[fn]; ok {
+		set["s3:GetObjectVersion"] = true
+	}
 	return sortedKeys(set)
+}
+
+// TestVersionReadersMatchTheCode: a function or subcommand is granted
+// s3:GetObjectVersion only if it is in VersionReaders, and it is there
+// only if its code reads a version. Replay links the forwarder's code,
+// which can, but hands it only the events replay.Event builds, and
+// events.S3Object there is given no VersionID.
+func TestVersionReadersMatchTheCode(t *testing.T) {
+	notReached := map[string]string{"replay": "replay.Event builds its events without a version ID"}
+	pkgs := map[string]string{}
+	for fn := range roles {
+		pkgs[fn] = "./functions/" + fn
+	}
+	for name, op := range operators {
+		pkgs[name] = op.pkg
+	}
+	for name, pkg := range pkgs {
+		_, listed := VersionReaders[name]
+		reads := readsVersions(t, pkg)
+		if _, ok := notReached[name]; ok {
+			reads = false
+		}
+		if listed != reads {
+			t.Errorf("%s: in VersionReaders %v, its code (%s) reads versions %v", name, listed, pkg, reads)
+		}
+	}
+	for name := range VersionReaders {
+		if _, ok := pkgs[name]; !ok {
+			t.Errorf("VersionReaders names %s, which is no function or subcommand", name)
+		}
+	}
 }
 
 // TestGrantsMatchCalls: every grant has a call, every call a grant.
@@ -214,9 +305,48 @@ func CheckLeastPrivilege(t *testing.T, name string, statements []Statement) {
 			if r == "*" && wildcardAllowed(s) {
 				continue
 			}
-			if r == "*" || strings.HasSuffix(r, ":*:*") || strings.Count(r, "*") > 1 {
+			if r == "*" || strings.HasSuffix(r, ":*:*") || strings.Count(r, "*") > 1 && !layoutWildcards(r) {
 				t.Errorf("%s/%s: resource %q is too broad", name, s.Sid, r)
 			}
+		}
+	}
+}
+
+// layoutWildcards reports whether an S3 object ARN's wildcards each
+// complete one named field of the object key layout (table=*, dt=*,
+// hour=*, snapshot-*): each follows '=' or '-', so none stands for a
+// whole path segment, let alone several.
+func layoutWildcards(arn string) bool {
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":s3:::") {
+		return false
+	}
+	for i := strings.IndexByte(arn, '*'); i >= 0; {
+		if i == 0 || (arn[i-1] != '=' && arn[i-1] != '-') {
+			return false
+		}
+		next := strings.IndexByte(arn[i+1:], '*')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return true
+}
+
+func TestLayoutWildcards(t *testing.T) {
+	tests := []struct {
+		arn  string
+		want bool
+	}{
+		{"arn:aws:s3:::b/cdc/table=*/dt=*/hour=*/snapshot-*", true},
+		{"arn:aws:s3:::b/cdc/table=t/dt=*/hour=*/snapshot-*-deletes.jsonl.gz", true},
+		{"arn:aws:s3:::b/cdc/*/x/*", false},
+		{"arn:aws:s3:::b/*=*", false},
+		{"arn:aws:dynamodb:r:a:table/t=*/x-*", false},
+	}
+	for _, tc := range tests {
+		if got := layoutWildcards(tc.arn); got != tc.want {
+			t.Errorf("layoutWildcards(%q) = %v, want %v", tc.arn, got, tc.want)
 		}
 	}
 }
@@ -365,10 +495,13 @@ func TestOperatorCallsMatchTheCode(t *testing.T) {
 			if !reflect.DeepEqual(code, listed) {
 				t.Errorf("cmd/ddbstream/aws-calls-%s.txt lists %v; the code calls %v", name, listed, code)
 			}
-			for _, withKey := range []bool{true, false} {
+			for _, keys := range []struct{ bucket, table bool }{{true, true}, {true, false}, {false, true}, {false, false}} {
 				r := Placeholders()
-				if !withKey {
+				if !keys.bucket {
 					r.KeyARN = ""
+				}
+				if !keys.table {
+					r.TableKeyARN = ""
 				}
 				set := map[string]bool{}
 				for _, call := range listed {
@@ -381,13 +514,21 @@ func TestOperatorCallsMatchTheCode(t *testing.T) {
 					}
 				}
 				for a := range OperatorPlatformActions[name] {
-					if !strings.HasPrefix(a, "kms:") || withKey {
+					if !strings.HasPrefix(a, "kms:") || keys.bucket {
 						set[a] = true
 					}
 				}
+				for a := range OperatorTableKeyActions[name] {
+					if keys.table {
+						set[a] = true
+					}
+				}
+				if _, ok := VersionReaders[name]; ok {
+					set["s3:GetObjectVersion"] = true
+				}
 				statements := op.policy(r, Operator{StackName: "${StackName}"})
 				if got, want := Actions(statements), sortedKeys(set); !reflect.DeepEqual(got, want) {
-					t.Errorf("key %v: granted %v; the calls need %v", withKey, got, want)
+					t.Errorf("keys %+v: granted %v; the calls need %v", keys, got, want)
 				}
 				CheckLeastPrivilege(t, "ddbstream-"+name, statements)
 			}

@@ -23,6 +23,8 @@ type functionSettings struct {
 	logs              awslogs.LogGroup
 	memory, timeout   int
 	env               map[string]string
+	// reserved is the function's reserved concurrency; 0 reserves none.
+	reserved int
 }
 
 func newFunction(scope constructs.Construct, id string, p *Props, s functionSettings) awslambda.Function {
@@ -34,6 +36,10 @@ func newFunction(scope constructs.Construct, id string, p *Props, s functionSett
 	env := map[string]*string{}
 	for k, v := range s.env {
 		env[k] = jsii.String(v)
+	}
+	var reserved *float64
+	if s.reserved > 0 {
+		reserved = jsii.Number(s.reserved)
 	}
 	fn := awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
 		Description:   jsii.String(s.description),
@@ -53,6 +59,8 @@ func newFunction(scope constructs.Construct, id string, p *Props, s functionSett
 		// every metric (lambdalog.LevelEnv has the reference).
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_TRACE,
 		SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
+		// Unset (nil) when nothing is reserved: Lambda's 0 would stop it.
+		ReservedConcurrentExecutions: reserved,
 	})
 	// awslambda.Function adds DependsOn on its role, which the GetAtt of
 	// the role's ARN already implies (cfn-lint W3005); the role's policies
@@ -124,9 +132,12 @@ func (p Props) converterEnv(bucket, keyARN string) map[string]string {
 	return env
 }
 
-// plannerEnv is the export planner's environment.
-func (p Props) plannerEnv(converterARN string) map[string]string {
+// plannerEnv is the export planner's environment: the converter it
+// starts, and the exports it converts (this table's, into this bucket and
+// export prefix; it skips any other).
+func (p Props) plannerEnv(converterARN, bucket, exportPrefix, table string) map[string]string {
 	return map[string]string{
 		"CONVERTER_FUNCTION": converterARN, "METRICS_NAMESPACE": p.MetricsNamespace, lambdalog.LevelEnv: p.LogLevel,
+		"BUCKET_NAME": bucket, "EXPORT_PREFIX": exportPrefix, "TABLE_NAME": table,
 	}
 }

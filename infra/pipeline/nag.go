@@ -25,17 +25,22 @@ func suppression(id, reason string, appliesTo ...string) *cdknag.NagPackSuppress
 // accepts. Each names the exact resources it covers.
 func suppressFindings(scope constructs.Construct, streamer awslambda.Function, dl *delivery, bf backfill, queues ...any) {
 	objects := `/^Resource::arn:<AWS::Partition>:s3:::.*\/\*$/g`
+	// The data keys (<prefix>/table=*) and the converted snapshot keys
+	// (iam.Resources.SnapshotObjectsARNs).
+	dataObjects := `/^Resource::arn:<AWS::Partition>:s3:::.*\/table=\*$/g`
+	snapshotObjects := `/^Resource::arn:<AWS::Partition>:s3:::.*\/table=\*\/dt=\*\/hour=\*\/snapshot-\*$/g`
 	logStreams := `/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:.*:\*$/g`
 	cdknag.NagSuppressions_AddResourceSuppressions(streamer.Role(), &[]*cdknag.NagPackSuppression{
-		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the pipeline prefix; log streams of the function's one log group; "+
+		suppression("AwsSolutions-IAM5", "Writes only the data keys (<prefix>/table=*) and, below <prefix>/_errors/, the records set aside; "+
+			"log streams of the function's one log group; "+
 			"dynamodb:ListStreams, alone in its statement, on * because it supports no resource-level permissions (iam.WildcardResources).",
-			objects, logStreams, `/^Resource::\*$/g`),
+			dataObjects, objects, logStreams, `/^Resource::\*$/g`),
 	}, jsii.Bool(true))
 	if dl != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(dl.fn.Role(), &[]*cdknag.NagPackSuppression{
-			suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the pipeline prefix; log streams of the function's one log group; "+
+			suppression("AwsSolutions-IAM5", "Reads only the data keys (<prefix>/table=*), the keys it delivers; log streams of the function's one log group; "+
 				"a secret named without its ARN ends in six random characters (-??????).",
-				objects, logStreams, `/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?$/g`),
+				dataObjects, logStreams, `/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?$/g`),
 		}, jsii.Bool(true))
 		queues = append(queues, dl.queue, dl.triggerQueue)
 	}
@@ -45,8 +50,9 @@ func suppressFindings(scope constructs.Construct, streamer awslambda.Function, d
 			objects, logStreams, `/^Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table\/.*\/export\/\*$/g`),
 	}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(bf.converter.Role(), &[]*cdknag.NagPackSuppression{
-		suppression("AwsSolutions-IAM5", "Object ARNs end in /* only below the export prefix (read) and the pipeline prefix (write); "+
-			"log streams of the function's one log group.", objects, logStreams),
+		suppression("AwsSolutions-IAM5", "Reads objects below the export prefix (/*); writes only snapshot objects and their errors objects "+
+			"(<prefix>/table=*/dt=*/hour=*/snapshot-* and its _errors/ twin); log streams of the function's one log group.",
+			objects, snapshotObjects, logStreams),
 	}, jsii.Bool(true))
 	for _, q := range queues {
 		switch q := q.(type) {
