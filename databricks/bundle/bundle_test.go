@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/databricks/databricks-sdk-go/service/catalog"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/pipelines"
 	"gopkg.in/yaml.v3"
@@ -20,14 +21,18 @@ import (
 // root is the bundle's folder, databricks/.
 const root = ".."
 
-// requiredVariables have no default: they come from the AWS stack.
-var requiredVariables = []string{"source", "tables"}
+// requiredVariables have no default: they come from the AWS stack. The
+// deployment among them, so that a command run without the stack's
+// printed environment (its own DATABRICKS_BUNDLE_TMP) stops at once
+// instead of deploying with another stack's local state.
+var requiredVariables = []string{"deployment", "source", "tables"}
 
 // stackValues stand for what a user passes with --var: the shapes the
 // stack's outputs give.
 var stackValues = map[string]string{
-	"source": "s3://ddbstreampipeline-bucket/cdc",
-	"tables": "Orders:pk:sk",
+	"deployment": "ddbstreampipeline",
+	"source":     "s3://ddbstreampipeline-bucket/cdc",
+	"tables":     "Orders:pk:sk",
 }
 
 // topLevel are the mappings a databricks.yml may have
@@ -36,13 +41,14 @@ var topLevel = []string{"artifacts", "bundle", "experimental", "include", "permi
 
 // bundleOnly are the keys a bundle resource accepts beyond its API create
 // request; they are removed before the request is decoded.
-var bundleOnly = []string{"permissions", "lifecycle"}
+var bundleOnly = []string{"permissions", "lifecycle", "grants"}
 
 // resourceTypes are the resource kinds this bundle may define, with the
 // API request each one's fields follow.
 var resourceTypes = map[string]reflect.Type{
 	"pipelines": reflect.TypeFor[pipelines.CreatePipeline](),
 	"jobs":      reflect.TypeFor[jobs.CreateJob](),
+	"volumes":   reflect.TypeFor[catalog.CreateVolumeRequestContent](),
 }
 
 // config is a bundle configuration file, decoded.
@@ -129,7 +135,8 @@ func resolve(v any, vars map[string]map[string]any, resources map[string][]strin
 				if s, ok := stackValues[parts[1]]; ok {
 					return s
 				}
-				return fmt.Sprint(d["default"])
+				// A default may itself refer to substitutions.
+				return resolve(fmt.Sprint(d["default"]), vars, resources, used, problems).(string)
 			case path == "bundle.name":
 				return "ddbstream"
 			case path == "bundle.target":
@@ -334,8 +341,8 @@ func TestResourcesDecodeStrictly(t *testing.T) {
 			}
 		}
 	}
-	if len(names["pipelines"]) != 1 || len(names["jobs"]) != 1 || decoded != 2 {
-		t.Errorf("resources %v, decoded %d: want one pipeline and one job", names, decoded)
+	if len(names["pipelines"]) != 1 || len(names["jobs"]) != 2 || len(names["volumes"]) != 1 || decoded != 4 {
+		t.Errorf("resources %v, decoded %d: want one pipeline, two jobs and a volume", names, decoded)
 	}
 }
 

@@ -91,6 +91,11 @@ const (
 	// TTLDeleted marks an item deleted by TTL and kept as a row
 	// (ttl_deletes = flag).
 	TTLDeleted = "ttlDeleted"
+	// ApproximateCreationTimestamp is approximateCreationDateTime as a
+	// TIMESTAMP (UTC, to the microsecond), for queries by time; the line's
+	// own text stays in approximateCreationDateTime. NULL for a text no
+	// timestamp can hold.
+	ApproximateCreationTimestamp = "approximateCreationTimestamp"
 )
 
 // LineColumns returns the columns read from each line, one per field of
@@ -134,6 +139,7 @@ func CurrentStateColumns() []string {
 		record.FieldEventName,
 		record.FieldOrderKey,
 		record.FieldApproximateCreationDateTime,
+		ApproximateCreationTimestamp,
 		TTLDeleted,
 		SourceFile,
 	}

@@ -201,8 +201,9 @@ func TestConfigurationIsWhatPythonReads(t *testing.T) {
 // current_state.sql: every other word in it must be a column.
 var sqlWords = []string{
 	"SELECT", "FROM", "AS", "CASE", "WHEN", "THEN", "ELSE", "END", "ROW_NUMBER", "OVER",
-	"PARTITION", "BY", "ORDER", "DESC", "IDENTIFIER", "WHERE", "AND", "OR",
-	"ranked", "lineRank", "bronze_table", "ttl_deletes",
+	"PARTITION", "BY", "ORDER", "DESC", "IDENTIFIER", "WHERE", "AND", "OR", "NOT", "IS", "NULL",
+	"FIRST_VALUE", "SUM", "COALESCE", "ROWS", "BETWEEN", "UNBOUNDED", "PRECEDING", "TRY_CAST", "TIMESTAMP", "length",
+	"ranked", "lines", "lineRank", "image", "lastImage", "era", "bronze_table", "ttl_deletes",
 }
 
 // TestSQLUsesTheColumns: the current-state query reads only bronze columns
@@ -253,7 +254,7 @@ func TestPython(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not on the PATH")
 	}
-	srcs, _ := filepath.Glob(filepath.Join(root, "src", "ddbstream", "*.py"))
+	srcs, _ := filepath.Glob(filepath.Join(root, "src", "*", "*.py"))
 	tests, _ := filepath.Glob(filepath.Join(root, "tests", "*.py"))
 	for _, f := range append(srcs, tests...) {
 		out, err := exec.Command(py, "-B", "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])", f).CombinedOutput()

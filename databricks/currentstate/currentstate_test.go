@@ -50,6 +50,8 @@ type row struct {
 	Keys, EventName, OrderKey, Created, SourceFile string
 	Item                                           *string
 	TTLDeleted                                     bool
+	// CreatedAt is approximateCreationTimestamp, RFC 3339 in UTC, or NULL.
+	CreatedAt string
 }
 
 func (r row) String() string {
@@ -57,8 +59,27 @@ func (r row) String() string {
 	if r.Item != nil {
 		item = *r.Item
 	}
-	return fmt.Sprintf("keys=%s item=%s eventName=%s orderKey=%s created=%s ttlDeleted=%v sourceFile=%s",
-		r.Keys, item, r.EventName, r.OrderKey, r.Created, r.TTLDeleted, r.SourceFile)
+	return fmt.Sprintf("keys=%s item=%s eventName=%s orderKey=%s created=%s createdAt=%s ttlDeleted=%v sourceFile=%s",
+		r.Keys, item, r.EventName, r.OrderKey, r.Created, r.CreatedAt, r.TTLDeleted, r.SourceFile)
+}
+
+// timestampText renders a TIMESTAMP as the tests compare it.
+func timestampText(t sql.NullTime) string {
+	if !t.Valid {
+		return "NULL"
+	}
+	return t.Time.UTC().Format(time.RFC3339Nano)
+}
+
+// createdAt is what approximateCreationTimestamp holds for a line's
+// approximateCreationDateTime: the instant, to the microsecond (a
+// TIMESTAMP's precision in Spark and DuckDB alike), or NULL.
+func createdAt(text string) string {
+	ts, err := time.Parse(time.RFC3339Nano, text)
+	if err != nil {
+		return "NULL"
+	}
+	return ts.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
 }
 
 // sparkString is what Spark's JSON file reader yields for a value read as
@@ -330,11 +351,12 @@ func query(t *testing.T, db *sql.DB, q, ttlDeletes string) map[string]row {
 	for rows.Next() {
 		var keys any
 		var item sql.NullString
+		var at sql.NullTime
 		var r row
-		if err := rows.Scan(&keys, &item, &r.EventName, &r.OrderKey, &r.Created, &r.TTLDeleted, &r.SourceFile); err != nil {
+		if err := rows.Scan(&keys, &item, &r.EventName, &r.OrderKey, &r.Created, &at, &r.TTLDeleted, &r.SourceFile); err != nil {
 			t.Fatal(err)
 		}
-		r.Keys = canonical(keys)
+		r.Keys, r.CreatedAt = canonical(keys), timestampText(at)
 		if item.Valid {
 			r.Item = &item.String
 		}
@@ -358,15 +380,52 @@ type lineFacts struct {
 	paths              []string
 }
 
+// imageLine is one line as the flag mode's last image sees it: its rank
+// (orderKey, then object), whether it deletes the item for good (a REMOVE
+// not made by TTL), and its image (a REMOVE's oldImage, any other line's
+// newImage; nil for none).
+type imageLine struct {
+	orderKey, path string
+	deletes        bool
+	image          *string
+}
+
+// lastImage is the item with ttl_deletes = flag, as AUTO CDC keeps it with
+// ignore_null_updates_column_list = [item] applying the lines in rank
+// order: the newest image among the lines after the newest deleting
+// REMOVE (nil if none has one). Only asked of items whose winner is not
+// a deleting REMOVE.
+func lastImage(lines []imageLine) *string {
+	slices.SortFunc(lines, func(a, b imageLine) int {
+		if c := strings.Compare(a.orderKey, b.orderKey); c != 0 {
+			return c
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	var last *string
+	for _, l := range lines {
+		if l.deletes {
+			last = nil
+			continue
+		}
+		if l.image != nil {
+			last = l.image
+		}
+	}
+	return last
+}
+
 // expected folds the objects' lines with internal/fold and renders the
 // result as current_state.sql's rows: a present item with its newImage,
 // an item of unknown state with a NULL item, an absent one not at all,
-// except, with ttlDeletes "flag", one a TTL delete removed, kept with its
-// oldImage. Conflicts (never written by the pipeline) fail the test.
+// except, with ttlDeletes "flag", one a TTL delete removed, kept. With
+// "flag", a present, unknown or TTL-deleted item shows its last image
+// (lastImage). Conflicts (never written by the pipeline) fail the test.
 func expected(t *testing.T, objects []object, format, ttlDeletes string) map[string]row {
 	t.Helper()
 	var all [][]byte
 	facts := map[string]*lineFacts{}
+	images := map[string][]imageLine{}
 	for _, o := range objects {
 		for _, l := range o.lines {
 			all = append(all, l)
@@ -379,6 +438,7 @@ func expected(t *testing.T, objects []object, format, ttlDeletes string) map[str
 				Created   string          `json:"approximateCreationDateTime"`
 				TTLDelete bool            `json:"ttlDelete"`
 				OldImage  json.RawMessage `json:"oldImage"`
+				NewImage  json.RawMessage `json:"newImage"`
 			}
 			if err := json.Unmarshal(l, &f); err != nil {
 				t.Fatal(err)
@@ -394,6 +454,16 @@ func expected(t *testing.T, objects []object, format, ttlDeletes string) map[str
 				facts[id] = lf
 			}
 			lf.paths = append(lf.paths, o.path)
+			il := imageLine{orderKey: string(p.OrderKey), path: o.path, deletes: f.EventName == "REMOVE" && !f.TTLDelete}
+			img := f.NewImage
+			if f.EventName == "REMOVE" {
+				img = f.OldImage
+			}
+			if img != nil {
+				s := string(img)
+				il.image = &s
+			}
+			images[string(p.Keys)] = append(images[string(p.Keys)], il)
 		}
 	}
 	tbl, err := fold.Lines(all)
@@ -407,7 +477,7 @@ func expected(t *testing.T, objects []object, format, ttlDeletes string) map[str
 			return err
 		}
 		lf := facts[st.Keys+"\x00"+string(st.OrderKey)]
-		r := row{Keys: canonical(keys), EventName: lf.eventName, OrderKey: string(st.OrderKey), Created: lf.created, SourceFile: slices.Max(lf.paths)}
+		r := row{Keys: canonical(keys), EventName: lf.eventName, OrderKey: string(st.OrderKey), Created: lf.created, CreatedAt: createdAt(lf.created), SourceFile: slices.Max(lf.paths)}
 		switch st.Status {
 		case fold.StatusPresent:
 			img := string(st.Image)
@@ -420,6 +490,9 @@ func expected(t *testing.T, objects []object, format, ttlDeletes string) map[str
 			r.Item, r.TTLDeleted = lf.oldImage, true
 		default:
 			return fmt.Errorf("item %s: fold status %s", st.Keys, st.Status)
+		}
+		if ttlDeletes == "flag" {
+			r.Item = lastImage(images[st.Keys])
 		}
 		out[r.Keys] = r
 		return nil
@@ -679,7 +752,7 @@ func TestExactValues(t *testing.T) {
 	check(t, func(t *testing.T, f record.ImageFormat) []object {
 		pk := "quote\" backslash\\ tab\t é 東京 \u2028"
 		k := fmt.Sprintf(`{"pk":{"S":%s},"sk":{"N":"19.990"}}`, jsonString(pk))
-		img := fmt.Sprintf(`{"pk":{"S":%s},"sk":{"N":"19.990"},"big":{"N":"1E+130"},"small":{"N":"-1.2345678901234567890123456789012345678E-130"},"zero":{"N":"-0"},"digits":{"N":"12345678901234567890123456789012345678"},"set":{"NS":["1.10","2E+5"]},"m":{"M":{"l":{"L":[{"N":"0.000"},{"NULL":true},{"B":"AAEC"}]}}}}`, jsonString(pk))
+		img := fmt.Sprintf(`{"pk":{"S":%s},"sk":{"N":"19.990"},"big":{"N":"9.9999999999999999999999999999999999999E+125"},"small":{"N":"-1.2345678901234567890123456789012345678E-130"},"zero":{"N":"-0"},"digits":{"N":"12345678901234567890123456789012345678"},"set":{"NS":["1.10","2E+5"]},"m":{"M":{"l":{"L":[{"N":"0.000"},{"NULL":true},{"B":"AAEC"}]}}}}`, jsonString(pk))
 		return []object{
 			{objectPath("s-1"), stream(t, f,
 				foldtest.Change{Event: "INSERT", Keys: k, New: img, Seq: seq(40, 1), Created: t0},
@@ -797,33 +870,197 @@ func TestRandomLakes(t *testing.T) {
 	}
 }
 
+// mutationLake is a random lake with the cases each rule of the query
+// exists for: an item whose only line is a TTL delete (its old image is
+// all there is), one deleted then recreated by a line without an image,
+// one TTL-deleted from a NEW_IMAGE stream (no old image), and a line with a broken order key that would otherwise win for an
+// item. The broken line is returned apart: the fold cannot read it.
+func mutationLake(t *testing.T) (objects []object, broken object) {
+	t.Helper()
+	objects = randomLake(t, record.Plain, 7)
+	only := keysOf("ttl-only", "1")
+	again := keysOf("recreated", "2")
+	va := image("recreated", "2", `,"v":{"N":"1"}`)
+	objects = append(objects,
+		object{objectPath("ttl-only"), [][]byte{ttlRemove(t, record.Plain, only, image("ttl-only", "1", `,"v":{"N":"7"}`), seq(25, 1), t0)}},
+		object{objectPath("recreated"), stream(t, record.Plain,
+			foldtest.Change{Event: "INSERT", Keys: again, New: va, Seq: seq(25, 1), Created: t0},
+			foldtest.Change{Event: "REMOVE", Keys: again, Old: va, Seq: seq(25, 2), Created: t0.Add(time.Second)},
+			foldtest.Change{Event: "INSERT", Keys: again, Seq: seq(25, 3), Created: t0.Add(2 * time.Second), ViewType: "KEYS_ONLY"},
+		)},
+	)
+	newOnly := keysOf("new-image", "3")
+	objects = append(objects, object{objectPath("new-image"), [][]byte{
+		stream(t, record.Plain, foldtest.Change{Event: "INSERT", Keys: newOnly, New: image("new-image", "3", ""), Seq: seq(25, 1), Created: t0, ViewType: "NEW_IMAGE"})[0],
+		ttlRemoveView(t, record.Plain, "NEW_IMAGE", newOnly, "", seq(25, 2), t0.Add(time.Second)),
+	}})
+	line := stream(t, record.Plain, foldtest.Change{Event: "MODIFY", Keys: again, New: image("recreated", "2", `,"v":{"S":"broken"}`), Seq: seq(25, 9), Created: t0.Add(time.Hour)})[0]
+	line = regexp.MustCompile(`"orderKey":"[^"]*"`).ReplaceAll(line, []byte(`"orderKey":"zzz"`))
+	return objects, object{objectPath("broken"), [][]byte{line}}
+}
+
 // TestMutationsAreCaught: the comparison fails for queries that get the
 // rule wrong, so a pass means something.
 func TestMutationsAreCaught(t *testing.T) {
 	db := openDB(t)
 	q := currentStateSQL(t)
-	objects := randomLake(t, record.Plain, 7)
-	loadBronze(t, db, objects, "plain")
-	mutations := map[string][2]string{
-		"sequenceNumber order": {"ORDER BY orderKey DESC", "ORDER BY sequenceNumber DESC"},
-		"oldest wins":          {"ORDER BY orderKey DESC", "ORDER BY orderKey ASC"},
-		"creation time order":  {"ORDER BY orderKey DESC", "ORDER BY approximateCreationDateTime DESC"},
-		"REMOVE kept":          {"eventName <> 'REMOVE' OR", "TRUE OR"},
-		"oldImage ignored":     {"THEN oldImage", "THEN newImage"},
+	objects, broken := mutationLake(t)
+	loadBronze(t, db, append(slices.Clone(objects), broken), "plain")
+	for _, mode := range []string{"apply", "flag"} {
+		for _, d := range diff(query(t, db, q, mode), expected(t, objects, "plain", mode)) {
+			t.Errorf("ttl_deletes=%s, the query unchanged: %s", mode, d)
+		}
+	}
+	rank := "ORDER BY orderKey DESC, sourceFile DESC) AS lineRank"
+	mutations := map[string]struct {
+		from, to, mode string
+	}{
+		"oldest wins":          {rank, "ORDER BY orderKey ASC, sourceFile DESC) AS lineRank", "apply"},
+		"creation time order":  {rank, "ORDER BY approximateCreationDateTime DESC, sourceFile DESC) AS lineRank", "apply"},
+		"REMOVE kept":          {"eventName <> 'REMOVE' OR", "TRUE OR", "apply"},
+		"order key unchecked":  {"length(orderKey) = 52", "TRUE", "apply"},
+		"oldImage ignored":     {"THEN oldImage", "THEN newImage", "flag"},
+		"last image ignored":   {"THEN lastImage", "THEN image", "flag"},
+		"deletions ignored":    {"PARTITION BY keys, era", "PARTITION BY keys", "flag"},
+		"missing images first": {"CASE WHEN image IS NULL THEN 1 ELSE 0 END", "CASE WHEN image IS NULL THEN 0 ELSE 1 END", "flag"},
 	}
 	for name, m := range mutations {
-		if !strings.Contains(q, m[0]) {
-			t.Fatalf("%s: %q is not in the query", name, m[0])
+		if !strings.Contains(q, m.from) {
+			t.Fatalf("%s: %q is not in the query", name, m.from)
 		}
-		mode := "apply"
-		if name == "oldImage ignored" {
-			mode = "flag"
-		}
-		got := query(t, db, strings.Replace(q, m[0], m[1], 1), mode)
-		if len(diff(got, expected(t, objects, "plain", mode))) == 0 {
+		got := query(t, db, strings.Replace(q, m.from, m.to, 1), m.mode)
+		if len(diff(got, expected(t, objects, "plain", m.mode))) == 0 {
 			t.Errorf("mutation %q was not caught", name)
 		}
 	}
+}
+
+// ttlRemoveView is ttlRemove from a stream of the given view type: only
+// NEW_AND_OLD_IMAGES and OLD_IMAGE streams carry the old image.
+func ttlRemoveView(t *testing.T, f record.ImageFormat, view, keys, old, seq string, created time.Time) []byte {
+	t.Helper()
+	oldImage := ""
+	if view == "NEW_AND_OLD_IMAGES" || view == "OLD_IMAGE" {
+		oldImage = `"OldImage":` + old + ","
+	}
+	ev := fmt.Sprintf(`{"Records":[{"eventID":"ttl%s","eventName":"REMOVE","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"eu-west-1",`+
+		`"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},`+
+		`"dynamodb":{"ApproximateCreationDateTime":%d,"Keys":%s,%s"SequenceNumber":%q,"SizeBytes":%d,"StreamViewType":%q},`+
+		`"eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/%s/stream/2026-11-01T00:00:00.000"}]}`,
+		seq, created.Unix(), keys, oldImage, seq, len(keys), view, foldtest.Table)
+	var line []byte
+	_, err := record.NewConverter(record.WithImageFormat(f)).ConvertEvent([]byte(ev), func(r *record.Record) error {
+		if r.Err != nil {
+			return r.Err
+		}
+		line = bytes.Clone(r.Line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(line, []byte(`"ttlDelete":true`)) || bytes.Contains(line, []byte(`"oldImage"`)) != (oldImage != "") {
+		t.Fatalf("not a %s TTL delete: %s", view, line)
+	}
+	return line
+}
+
+// TestTTLFlagKeepsTheLastImage: with ttl_deletes=flag a TTL delete keeps
+// the item's last image also where the REMOVE carries none (NEW_IMAGE and
+// KEYS_ONLY streams): the previous line's image, or the snapshot row's
+// for a KEYS_ONLY stream; an item deleted for good and recreated without
+// an image has none. The query equals the model (check), and the model
+// says what is wanted, item by item.
+func TestTTLFlagKeepsTheLastImage(t *testing.T) {
+	newOnly, keysOnly, keysOnlyNew := keysOf("new-image", "1"), keysOf("keys-only", "2"), keysOf("keys-only-fresh", "3")
+	recreated := keysOf("recreated", "4")
+	v1, v2 := image("new-image", "1", `,"v":{"N":"1"}`), image("new-image", "1", `,"v":{"N":"2"}`)
+	snap := image("keys-only", "2", `,"v":{"S":"exported"}`)
+	export := t0.Add(-time.Hour)
+	build := func(t *testing.T, f record.ImageFormat) []object {
+		return []object{
+			{objectPath("snapshot-01234567890123-a1b2c3d4-data"), snapshot(t, f, export, snap)},
+			{objectPath("s-1"), stream(t, f,
+				foldtest.Change{Event: "INSERT", Keys: newOnly, New: v1, Seq: seq(25, 1), Created: t0, ViewType: "NEW_IMAGE"},
+				foldtest.Change{Event: "MODIFY", Keys: newOnly, New: v2, Seq: seq(25, 2), Created: t0, ViewType: "NEW_IMAGE"},
+				foldtest.Change{Event: "INSERT", Keys: keysOnlyNew, Seq: seq(25, 3), Created: t0, ViewType: "KEYS_ONLY"},
+				foldtest.Change{Event: "INSERT", Keys: recreated, New: image("recreated", "4", ""), Seq: seq(25, 4), Created: t0, ViewType: "NEW_IMAGE"},
+				foldtest.Change{Event: "REMOVE", Keys: recreated, Seq: seq(25, 5), Created: t0, ViewType: "NEW_IMAGE"},
+				foldtest.Change{Event: "INSERT", Keys: recreated, Seq: seq(25, 6), Created: t0, ViewType: "KEYS_ONLY"},
+				foldtest.Change{Event: "INSERT", Keys: keysOf("stays", "5"), New: image("stays", "5", ""), Seq: seq(25, 11), Created: t0, ViewType: "NEW_IMAGE"},
+			)},
+			{objectPath("s-2"), [][]byte{
+				ttlRemoveView(t, f, "NEW_IMAGE", newOnly, v2, seq(25, 7), t0.Add(time.Hour)),
+				ttlRemoveView(t, f, "KEYS_ONLY", keysOnly, snap, seq(25, 8), t0.Add(time.Hour)),
+				ttlRemoveView(t, f, "KEYS_ONLY", keysOnlyNew, "", seq(25, 9), t0.Add(time.Hour)),
+				ttlRemoveView(t, f, "KEYS_ONLY", recreated, "", seq(25, 10), t0.Add(time.Hour)),
+			}},
+		}
+	}
+	check(t, build)
+	for _, format := range []string{"plain", "dynamodb"} {
+		f := formats[format]
+		rows := expected(t, build(t, f), format, "flag")
+		imageOf := func(pk, sk string, img string) *string {
+			if img == "" {
+				return nil
+			}
+			k, err := readKeys(json.RawMessage(fmt.Sprintf(`{"pk":%s,"sk":%s}`, lineValue(t, f, `{"S":`+jsonString(pk)+`}`), lineValue(t, f, `{"N":"`+sk+`"}`))), format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, ok := rows[canonical(k)]
+			if !ok {
+				t.Fatalf("%s images: no row for %s", format, pk)
+			}
+			if !r.TTLDeleted {
+				t.Errorf("%s images, %s: not flagged as a TTL delete: %s", format, pk, r)
+			}
+			return r.Item
+		}
+		for _, c := range []struct{ pk, sk, want string }{
+			{"new-image", "1", v2}, {"keys-only", "2", snap}, {"keys-only-fresh", "3", ""}, {"recreated", "4", ""},
+		} {
+			got := imageOf(c.pk, c.sk, c.want)
+			want := lineImage(t, f, c.want)
+			if (got == nil) != (want == nil) || got != nil && *got != *want {
+				t.Errorf("%s images, %s: item %v, want the last image %v", format, c.pk, deref(got), deref(want))
+			}
+		}
+	}
+}
+
+// lineValue is a DynamoDB JSON attribute value as the lines of format f
+// carry it.
+func lineValue(t *testing.T, f record.ImageFormat, attr string) string {
+	t.Helper()
+	img := lineImage(t, f, `{"x":`+attr+`}`)
+	return strings.TrimSuffix(strings.TrimPrefix(*img, `{"x":`), "}")
+}
+
+// lineImage is a DynamoDB JSON image as the lines of format f carry it
+// (nil for none), taken from a line the converter makes.
+func lineImage(t *testing.T, f record.ImageFormat, img string) *string {
+	t.Helper()
+	if img == "" {
+		return nil
+	}
+	line := stream(t, f, foldtest.Change{Event: "INSERT", Keys: keysOf("k", "1"), New: img, Seq: seq(21, 1), Created: t0})[0]
+	var l struct {
+		NewImage json.RawMessage `json:"newImage"`
+	}
+	if err := json.Unmarshal(line, &l); err != nil {
+		t.Fatal(err)
+	}
+	s := string(l.NewImage)
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
 }
 
 // TestConflictIsResolvedByObject documents where the query and the fold

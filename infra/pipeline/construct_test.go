@@ -1,9 +1,6 @@
 package pipeline
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -11,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
-	"gopkg.in/yaml.v3"
 )
 
 // TestStatefulLogicalIDsNeverChange: the table, buckets, keys, queues and
@@ -99,45 +95,4 @@ func TestDeliveryNone(t *testing.T) {
 	})
 	checkNag(t, s)
 	checkIAMRules(t, s)
-}
-
-// TestBundleDeployCommand: the printed `databricks bundle deploy` sets
-// every variable of databricks/databricks.yml that has no default, and
-// only variables the bundle declares, with this stack's values.
-func TestBundleDeployCommand(t *testing.T) {
-	defer failOnPanic(t)
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "databricks", "databricks.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bundle struct {
-		Variables map[string]struct {
-			Default any `yaml:"default"`
-		} `yaml:"variables"`
-	}
-	if err := yaml.Unmarshal(raw, &bundle); err != nil {
-		t.Fatal(err)
-	}
-	p := testProps(t)
-	cmd := bundleDeploy(&p, "Orders", "my-bucket")
-	set := map[string]string{}
-	for _, m := range regexp.MustCompile(`--var="([a-z_]+)=([^"]*)"`).FindAllStringSubmatch(cmd, -1) {
-		set[m[1]] = m[2]
-	}
-	for name, v := range bundle.Variables {
-		if _, ok := set[name]; v.Default == nil && !ok {
-			t.Errorf("the command does not set %s, which has no default", name)
-		}
-	}
-	for name := range set {
-		if _, ok := bundle.Variables[name]; !ok {
-			t.Errorf("the command sets %s, which the bundle does not declare", name)
-		}
-	}
-	for name, want := range map[string]string{"source": "s3://my-bucket/cdc", "tables": "Orders:pk:sk", "image_format": "plain"} {
-		if got := set[name]; got != want {
-			t.Errorf("%s: got %q, want %q", name, got, want)
-		}
-	}
-	defaultSynth(t).template.HasOutput(jsii.String("DatabricksBundleDeploy"), &map[string]any{})
 }

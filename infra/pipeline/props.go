@@ -89,6 +89,12 @@ type Props struct {
 	// vCPU) and timeout.
 	ExportConverterMemoryMB   int
 	ExportConverterTimeoutSec int
+	// ExportConverterReservedConcurrency caps the converters that run at
+	// once, and reserves them, so that a backfill's burst of asynchronous
+	// invocations (one per data file) never takes the concurrency the
+	// streamer, the forwarder and the account's other functions need.
+	// 0 reserves nothing (not Lambda's 0, which would stop the function).
+	ExportConverterReservedConcurrency int
 
 	// Logs and alarms.
 	LogRetentionDays    int
@@ -101,6 +107,9 @@ type Props struct {
 	DatabricksExternalID            string
 	DatabricksUCPrincipalARN        string
 	DatabricksStorageCredentialName string
+	// DatabricksReadPrincipal, if set, is the Unity Catalog principal the
+	// printed SQL grants READ FILES (or READ VOLUME) for the bundle.
+	DatabricksReadPrincipal string
 }
 
 // DeliveryNone deploys no forwarder: Databricks reads the objects itself,
@@ -115,7 +124,7 @@ func DefaultProps() Props {
 		Prefix: "cdc", BucketEncryption: "kms", NoncurrentVersionDays: 30, ImageFormat: "plain",
 		StartingPosition: "TRIM_HORIZON", BatchSize: 1000, BatchingWindowSeconds: 5, ParallelizationFactor: 1,
 		MaxRetryAttempts: 10, MaxRecordAgeSeconds: 86400, StreamerMemoryMB: 512, StreamerTimeoutSec: 60,
-		ExportConverterMemoryMB: 1769, ExportConverterTimeoutSec: 900,
+		ExportConverterMemoryMB: 1769, ExportConverterTimeoutSec: 900, ExportConverterReservedConcurrency: DefaultConverterReservedConcurrency,
 		DeliveryMode: "volume", ForwarderMemoryMB: 256, ForwarderTimeoutSec: 300, AsyncRetryAttempts: 2, MaxEventAgeSeconds: 21600,
 		LogRetentionDays: 30, LogLevel: "INFO", IteratorAgeAlarmSec: 300, MetricsNamespace: emf.DefaultNamespace,
 		DatabricksUCPrincipalARN:        "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL",
@@ -144,8 +153,9 @@ func (p *Props) contextKeys() map[string]any {
 		"databricksSecretKmsKeyArn": &p.DatabricksSecretKMSKeyARN, "logRetentionDays": &p.LogRetentionDays,
 		"logLevel": &p.LogLevel, "alarmTopicArn": &p.AlarmTopicARN, "iteratorAgeAlarmSeconds": &p.IteratorAgeAlarmSec,
 		"metricsNamespace": &p.MetricsNamespace, "databricksExternalId": &p.DatabricksExternalID,
-		"databricksUcPrincipalArn": &p.DatabricksUCPrincipalARN, "databricksStorageCredentialName": &p.DatabricksStorageCredentialName,
+		"databricksUcPrincipalArn": &p.DatabricksUCPrincipalARN, "databricksStorageCredentialName": &p.DatabricksStorageCredentialName, "databricksReadPrincipal": &p.DatabricksReadPrincipal,
 		"exportPrefix": &p.ExportPrefix, "exportConverterMemoryMB": &p.ExportConverterMemoryMB, "exportConverterTimeoutSeconds": &p.ExportConverterTimeoutSec,
+		"exportConverterReservedConcurrency": &p.ExportConverterReservedConcurrency,
 	}
 }
 
@@ -294,6 +304,7 @@ func (p Props) Validate() error {
 	}
 	inRange("exportConverterMemoryMB", p.ExportConverterMemoryMB, 128, 10240)
 	inRange("exportConverterTimeoutSeconds", p.ExportConverterTimeoutSec, 60, 900)
+	inRange("exportConverterReservedConcurrency", p.ExportConverterReservedConcurrency, 0, maxReservedConcurrency)
 	if p.BucketEncryption != "kms" && p.BucketEncryption != "s3" {
 		bad("bucketEncryption", p.BucketEncryption, "kms or s3")
 	}
@@ -353,6 +364,7 @@ func (p Props) Validate() error {
 			bad("databricksStorageCredentialName", p.DatabricksStorageCredentialName, "letters, digits and _")
 		}
 	}
+	errs = append(errs, p.checkBundle()...)
 	// The functions validate their own settings at start; run the same
 	// checks now so a bad value stops synthesis, not the first invocation.
 	if _, err := streamer.ConfigFromEnv(lookup(p.streamerEnv("placeholder-bucket", ""))); err != nil {
@@ -366,7 +378,7 @@ func (p Props) Validate() error {
 	if _, err := converter.ConfigFromEnv(lookup(p.converterEnv("placeholder-bucket", ""))); err != nil {
 		errs = append(errs, "export converter settings: "+err.Error())
 	}
-	if _, err := planner.ConfigFromEnv(lookup(p.plannerEnv("placeholder-function"))); err != nil {
+	if _, err := planner.ConfigFromEnv(lookup(p.plannerEnv("placeholder-function", "placeholder-bucket", p.exportPrefix(), "placeholder-table"))); err != nil {
 		errs = append(errs, "export planner settings: "+err.Error())
 	}
 	if len(errs) > 0 {

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -385,14 +384,4 @@ func newUnityCatalogRole(scope constructs.Construct, p *Props, res iam.Resources
 	_ = json.Unmarshal(raw, &trust)
 	role.Node().DefaultChild().(awsiam.CfnRole).AddPropertyOverride(jsii.String("AssumeRolePolicyDocument"), trust)
 	return role
-}
-
-func ucStatements(p *Props, bucket string, role awsiam.Role) (cli, sql string) {
-	cli = fmt.Sprintf(`databricks storage-credentials create --json '{"name": "%s", "aws_iam_role": {"role_arn": "%s"}, "read_only": true}'`,
-		p.DatabricksStorageCredentialName, *role.RoleArn())
-	location := p.DatabricksStorageCredentialName + "_location"
-	sql = fmt.Sprintf("CREATE EXTERNAL LOCATION IF NOT EXISTS %s URL 's3://%s/%s' WITH (STORAGE CREDENTIAL %s) COMMENT 'DynamoDB stream pipeline output'; "+
-		"GRANT READ FILES ON EXTERNAL LOCATION %s TO `account users`; CREATE SCHEMA IF NOT EXISTS main.ddbstream",
-		location, bucket, strings.TrimSuffix(p.Prefix, "/"), p.DatabricksStorageCredentialName, location)
-	return cli, sql
 }

@@ -364,7 +364,7 @@ func TestUnityCatalogRole(t *testing.T) {
 	s.template.HasOutput(jsii.String("DatabricksStep4DeployBundle"), obj(map[string]any{}))
 	s.template.HasOutput(jsii.String("DatabricksStep3CreateExternalLocation"), obj(map[string]any{
 		"Value": map[string]any{"Fn::Join": assertions.Match_ArrayWith(&[]any{assertions.Match_ArrayWith(&[]any{
-			assertions.Match_StringLikeRegexp(jsii.String("CREATE EXTERNAL LOCATION IF NOT EXISTS ddb_stream_pipeline_location URL 's3://")),
+			assertions.Match_StringLikeRegexp(jsii.String("databricks external-locations create --json '\\{\"name\": \"ddb_stream_pipeline_location\", \"url\": \"s3://")),
 		})})},
 	}))
 	checkNag(t, s)
@@ -522,6 +522,7 @@ func TestBadContextStopsSynthesis(t *testing.T) {
 		{"topic", map[string]any{"alarmTopicArn": "topic"}, `alarmTopicArn="topic"`},
 		{"image format", map[string]any{"imageFormat": "avro"}, `IMAGE_FORMAT="avro"`},
 		{"bisect", map[string]any{"bisectOnError": "sometimes"}, `context bisectOnError="sometimes": want true or false`},
+		{"reserved concurrency", map[string]any{"exportConverterReservedConcurrency": "-1"}, `exportConverterReservedConcurrency="-1"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -44,8 +44,9 @@ SOURCE_FILE = "sourceFile"
 SOURCE_MODIFICATION_TIME = "sourceModificationTime"
 RESCUED_DATA = "_rescued_data"
 ITEM = "item"
+APPROXIMATE_CREATION_TIMESTAMP = "approximateCreationTimestamp"
 TTL_DELETED = "ttlDeleted"
-CURRENT_STATE_COLUMNS = (KEYS, ITEM, EVENT_NAME, ORDER_KEY, APPROXIMATE_CREATION_DATE_TIME, TTL_DELETED, SOURCE_FILE)
+CURRENT_STATE_COLUMNS = (KEYS, ITEM, EVENT_NAME, ORDER_KEY, APPROXIMATE_CREATION_DATE_TIME, APPROXIMATE_CREATION_TIMESTAMP, TTL_DELETED, SOURCE_FILE)
 KEYS_TYPE = "keys"
 ORDER_KEY_LENGTH = 52
 EVENT_SNAPSHOT = "SNAPSHOT"
@@ -58,11 +59,53 @@ TABLES = "ddbstream.tables"
 IMAGE_FORMAT = "ddbstream.image_format"
 TTL_DELETES = "ddbstream.ttl_deletes"
 SCD_TYPE = "ddbstream.scd_type"
-FILE_EVENTS = "ddbstream.file_events"
 TOMBSTONE_RETENTION_SECONDS = "ddbstream.tombstone_retention_seconds"
+CHECK_VOLUME = "ddbstream.check_volume"
 
-# Columns the silver table adds under SCD type 2 (AUTO CDC's own).
+# Columns the silver table adds under SCD type 2 (AUTO CDC's own). Their
+# type is the sequence's: STRUCT<orderKey: STRING, sourceFile: STRING>.
 SCD2_COLUMNS = ("__START_AT", "__END_AT")
+
+# The quarantine table's column naming the checks a line failed.
+PROBLEMS = "problems"
+
+# The file format every change object has; Auto Loader reads only these.
+OBJECT_GLOB = "*.jsonl.gz"
+
+# How the JSON file reader reads a change object, for Auto Loader and for
+# the runtime check alike: nothing the schema lacks is dropped (it goes to
+# the rescued data column), and only change objects are read.
+JSON_OPTIONS = {
+    "rescuedDataColumn": RESCUED_DATA,
+    "pathGlobFilter": OBJECT_GLOB,
+}
+
+# Auto Loader's own options on top of JSON_OPTIONS: the schema is the
+# record format's, nothing is inferred or evolved, and the dt=/hour=
+# folders are the object layout, not columns.
+AUTO_LOADER_OPTIONS = {
+    "cloudFiles.format": "json",
+    "cloudFiles.schemaEvolutionMode": "none",
+    "cloudFiles.partitionColumns": "",
+}
+
+# The runtime check (pipeline.py, check_runtime): this fixture, a line the
+# record converter made (databricks/bundle's tests hold it to that), is
+# written to the check volume as a change object and read back with the
+# pipeline's own reader and schema; every value below must come back as
+# exactly this text. A runtime without Apache Spark 4.0's exact string
+# parsing (SPARK-48148) re-renders the numbers (1.50 as 1.5, the 38-digit
+# key through DOUBLE) and the pipeline stops before it defines a table.
+RUNTIME_CHECK_FIXTURE = "fixtures/exact_text.jsonl"
+RUNTIME_CHECK_KEYS = ("pk", "sk")
+RUNTIME_CHECK_EXPECTED = {
+    (KEYS, "sk"): "12345678901234567890123456789012345678",
+    (NEW_IMAGE,): '{"pk":"exact","sk":12345678901234567890123456789012345678,"m":{"l":[1.50,-0E-130,{"big":9.9999999999999999999999999999999999999E+125}],"s":"\\"quoted\\" \\\\ é"}}',
+    (SEQUENCE_NUMBER,): "1234567890123456789012345678901234567890",
+    (RESCUED_DATA,): None,
+}
+# The bundle variable that chooses the runtime (the pipeline's channel).
+CHANNEL_VARIABLE = "channel"
 
 # DynamoDB table names: 3 to 255 of these characters (CreateTable).
 _DYNAMODB_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -75,6 +118,7 @@ _UC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 # and ":" separates names in the compact tables setting.
 _BAD_COLUMN_CHARS = set(" ,;{}()\n\t=.`:")
 _SOURCE = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*|/Volumes/[^/]+/[^/]+/[^/]+(/[^/]+)*)$")
+_VOLUME = re.compile(r"^/Volumes/[^/]+/[^/]+/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -91,6 +135,9 @@ class Table:
     silver: str
     # The folder holding its change files.
     path: str
+    # The Unity Catalog name of its quarantine: the lines that are not the
+    # record format, with their source file.
+    quarantine: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,10 +152,10 @@ class Settings:
     ttl_deletes: str
     # 1 (current state) or 2 (history, AUTO CDC's __START_AT/__END_AT).
     scd_type: int
-    # Use the external location's file events (cloudFiles.useManagedFileEvents).
-    file_events: bool
     # How long AUTO CDC keeps a deleted item's tombstone, against late lines.
     tombstone_retention_seconds: int
+    # The volume the runtime check writes its fixture to, /Volumes/<c>/<s>/<v>.
+    check_volume: str = ""
 
 
 def uc_name(dynamodb_name):
@@ -161,13 +208,15 @@ def parse(conf):
     image_format = one_of(IMAGE_FORMAT, "plain", ("plain", "dynamodb"))
     ttl_deletes = one_of(TTL_DELETES, "apply", ("apply", "flag"))
     scd_type = int(one_of(SCD_TYPE, "1", ("1", "2")))
-    file_events = one_of(FILE_EVENTS, "false", ("true", "false")) == "true"
     retention = number(TOMBSTONE_RETENTION_SECONDS, "604800", 0, 10 * 365 * 86400)
+    check_volume = get(CHECK_VOLUME)
+    if check_volume is not None and not _VOLUME.match(check_volume):
+        problems.append(f"{CHECK_VOLUME} = {check_volume!r}: want a volume, /Volumes/<catalog>/<schema>/<volume>")
     tables = _tables(get(TABLES), source or "", table_dir, problems)
 
     if problems:
         raise ValueError("ddbstream pipeline settings: " + "; ".join(problems))
-    return Settings(tables, image_format, ttl_deletes, scd_type, file_events, retention)
+    return Settings(tables, image_format, ttl_deletes, scd_type, retention, check_volume)
 
 
 def _tables(text, source, table_dir, problems):
@@ -214,13 +263,16 @@ def _tables(text, source, table_dir, problems):
         if not isinstance(keys, list) or not 1 <= len(keys) <= 2 or not all(isinstance(k, str) and k for k in keys):
             problems.append(f"{where}.keys = {keys!r}: want the partition key and, if the table has one, the sort key")
             continue
-        if len(keys) == 2 and keys[0] == keys[1]:
-            problems.append(f"{where}.keys = {keys!r}: the two key attributes must differ")
+        # Delta column names are case-insensitive: pk and PK would be one
+        # column (https://kb.databricks.com/sql/dupe-column-in-metadata,
+        # "Delta Lake is case preserving, but case insensitive").
+        if len(keys) == 2 and keys[0].lower() == keys[1].lower():
+            problems.append(f"{where}.keys = {keys!r}: the two key attributes must differ, and not only in case (Delta column names are case-insensitive)")
             continue
         bad = [k for k in keys if _BAD_COLUMN_CHARS & set(k) or k.lower() in reserved]
         if bad:
             problems.append(
-                f"{where}.keys: {bad!r} cannot be column names (no spaces or any of ,;{{}}()=.`: and none of {', '.join(sorted(reserved))})"
+                f"{where}.keys: {bad!r} cannot be column names (no spaces or any of ,;{{}}()=.`: and none of {', '.join(sorted(reserved))}, in any case)"
             )
             continue
         if target is None:
@@ -228,12 +280,12 @@ def _tables(text, source, table_dir, problems):
         if not isinstance(target, str) or not _UC_NAME.match(target):
             problems.append(f"{where}.target = {target!r}: want a table name of letters, digits and _")
             continue
-        bronze = target + "_changes"
-        for uc in (target, bronze):
+        bronze, quarantine = target + "_changes", target + "_quarantine"
+        for uc in (target, bronze, quarantine):
             if uc.lower() in names:
                 problems.append(f"{where}: table name {uc} is also used by {names[uc.lower()]}")
             names[uc.lower()] = name
-        tables.append(Table(name, tuple(keys), bronze, target, source + "/" + table_dir.replace("{table}", name)))
+        tables.append(Table(name, tuple(keys), bronze, target, source + "/" + table_dir.replace("{table}", name), quarantine))
     return tuple(tables)
 
 
@@ -244,3 +296,81 @@ def delete_condition(settings):
     if settings.ttl_deletes == "flag":
         return f"{remove} AND NOT {TTL_DELETED}"
     return remove
+
+
+def item_expression():
+    """The SQL expression of a line's image: a REMOVE's old image (the
+    item as it was, NULL if the stream carries none), any other line's new
+    image (NULL for KEYS_ONLY and OLD_IMAGE streams)."""
+    return f"CASE WHEN {EVENT_NAME} = 'REMOVE' THEN {OLD_IMAGE} ELSE {NEW_IMAGE} END"
+
+
+def keep_last_image_columns(settings):
+    """The columns AUTO CDC keeps when a line has NULL there
+    (ignore_null_updates_column_list): with ttl_deletes = flag, the item,
+    so that a TTL delete from a NEW_IMAGE or KEYS_ONLY stream, which has no
+    old image, keeps the last image the item had. None with apply."""
+    if settings.ttl_deletes == "flag":
+        return [ITEM]
+    return None
+
+
+def scd2_untracked_columns():
+    """The columns whose change alone opens no new SCD type 2 version
+    (track_history_except_column_list): what says which line and when,
+    not what the item is. A duplicate delivery (another sourceFile), an
+    unchanged snapshot row (another orderKey, eventName SNAPSHOT) or a
+    MODIFY that changes nothing update the current version in place."""
+    return [EVENT_NAME, ORDER_KEY, APPROXIMATE_CREATION_DATE_TIME, APPROXIMATE_CREATION_TIMESTAMP, SOURCE_FILE]
+
+
+def quarantine_rules(table):
+    """The checks every line must pass to reach the current state, by name:
+    a line failing one goes to the table's quarantine (with the names of
+    the checks it failed) instead, and the other lines flow on."""
+    return {
+        "the line is the record format": f"{RESCUED_DATA} IS NULL",
+        "the line has an order key": f"length({ORDER_KEY}) = {ORDER_KEY_LENGTH}",
+        "the key attributes are the table's": " AND ".join(f"{KEYS}.`{k}` IS NOT NULL" for k in table.keys),
+    }
+
+
+def valid_condition(table):
+    """The SQL condition a line passes exactly when it passes every
+    quarantine rule (a rule that is NULL fails)."""
+    return "coalesce(" + " AND ".join(f"({c})" for c in quarantine_rules(table).values()) + ", false)"
+
+
+def problems_expression(table):
+    """The SQL expression of the quarantine's problems column: the names of
+    the rules a line fails."""
+    cases = ", ".join(f"CASE WHEN NOT coalesce({c}, false) THEN '{name}' END" for name, c in quarantine_rules(table).items())
+    return f"filter(array({cases}), p -> p IS NOT NULL)"
+
+
+def exact_text_problems(rows):
+    """Compares what the runtime check read back (rows as dictionaries,
+    nested ones for structs) with RUNTIME_CHECK_EXPECTED; returns each
+    difference, none when the runtime keeps every value's exact text."""
+    if len(rows) != 1:
+        return [f"read {len(rows)} lines from the one-line fixture"]
+    out = []
+    for path, want in RUNTIME_CHECK_EXPECTED.items():
+        got = rows[0]
+        for p in path:
+            got = got.get(p) if isinstance(got, dict) else None
+        if got != want:
+            out.append(f"{'.'.join(path)} read as {got!r}, written as {want!r}")
+    return out
+
+
+def runtime_message(problems):
+    """The error the pipeline stops with when the runtime check fails: what
+    differs, and what to do."""
+    return (
+        "ddbstream: this runtime does not read JSON values as their exact text, so numbers would lose digits: "
+        + "; ".join(problems)
+        + ". The pipeline needs Apache Spark 4.0's exact string parsing (SPARK-48148) with "
+        + "spark.sql.json.enableExactStringParsing left on: deploy the bundle with "
+        + f'--var="{CHANNEL_VARIABLE}=PREVIEW" (the pipeline\'s channel), or wait until the CURRENT channel has it.'
+    )
