@@ -432,29 +432,47 @@ func (st mergeStatement) keyedByFile() bool {
 
 func space(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// splitAnd splits a condition at the ANDs outside parentheses and quotes.
-func splitAnd(cond string) []string {
-	var out []string
-	depth, start := 0, 0
+// walkTop calls visit with each index of s from start that is outside
+// quotes ('…' and `…`), and the nesting of parentheses there (counting the
+// one at the index itself), until visit returns true; it returns that
+// index, or -1.
+func walkTop(s string, start int, visit func(i, depth int) bool) int {
+	depth := 0
 	var q byte
-	for i := 0; i < len(cond); i++ {
-		c := cond[i]
+	for i := start; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case q != 0:
 			if c == q {
 				q = 0
 			}
+			continue
 		case c == '\'' || c == '`':
 			q = c
+			continue
 		case c == '(':
 			depth++
 		case c == ')':
 			depth--
-		case depth == 0 && i > 0 && i+4 < len(cond) && space(cond[i-1]) && and.MatchString(cond[i:i+3]) && space(cond[i+3]):
+		}
+		if visit(i, depth) {
+			return i
+		}
+	}
+	return -1
+}
+
+// splitAnd splits a condition at the ANDs outside parentheses and quotes.
+func splitAnd(cond string) []string {
+	var out []string
+	start := 0
+	walkTop(cond, 0, func(i, depth int) bool {
+		if depth == 0 && i > 0 && i+4 < len(cond) && space(cond[i-1]) && and.MatchString(cond[i:i+3]) && space(cond[i+3]) {
 			out = append(out, cond[start:i])
 			start = i + 4
 		}
-	}
+		return false
+	})
 	return append(out, cond[start:])
 }
 
@@ -465,52 +483,20 @@ func unquote(name string) string { return strings.ReplaceAll(name, "`", "") }
 // closing returns the index of the parenthesis that closes the one at
 // open, skipping quoted text, or -1.
 func closing(s string, open int) int {
-	depth := 0
-	var q byte
-	for i := open; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case q != 0:
-			if c == q {
-				q = 0
-			}
-		case c == '\'' || c == '`':
-			q = c
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return -1
+	return walkTop(s, open, func(i, depth int) bool { return s[i] == ')' && depth == 0 })
 }
 
 // splitTop splits a list at the commas outside parentheses and quotes.
 func splitTop(s string) []string {
 	var out []string
-	depth, start := 0, 0
-	var q byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case q != 0:
-			if c == q {
-				q = 0
-			}
-		case c == '\'' || c == '`':
-			q = c
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == ',' && depth == 0:
+	start := 0
+	walkTop(s, 0, func(i, depth int) bool {
+		if s[i] == ',' && depth == 0 {
 			out = append(out, strings.TrimSpace(s[start:i]))
 			start = i + 1
 		}
-	}
+		return false
+	})
 	return append(out, strings.TrimSpace(s[start:]))
 }
 
