@@ -595,29 +595,11 @@ func snapshot(t *testing.T, f record.ImageFormat, exportTime time.Time, items ..
 }
 
 // ttlRemove makes the line of a REMOVE by DynamoDB's TTL service with the
-// real converter (foldtest's changes carry no userIdentity).
+// real converter (foldtest's changes carry no userIdentity), from a
+// NEW_AND_OLD_IMAGES stream.
 func ttlRemove(t *testing.T, f record.ImageFormat, keys, old, seq string, created time.Time) []byte {
 	t.Helper()
-	ev := fmt.Sprintf(`{"Records":[{"eventID":"ttl%s","eventName":"REMOVE","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"eu-west-1",`+
-		`"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},`+
-		`"dynamodb":{"ApproximateCreationDateTime":%d,"Keys":%s,"OldImage":%s,"SequenceNumber":%q,"SizeBytes":%d,"StreamViewType":"NEW_AND_OLD_IMAGES"},`+
-		`"eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/%s/stream/2026-11-01T00:00:00.000"}]}`,
-		seq, created.Unix(), keys, old, seq, len(old), foldtest.Table)
-	var line []byte
-	_, err := record.NewConverter(record.WithImageFormat(f)).ConvertEvent([]byte(ev), func(r *record.Record) error {
-		if r.Err != nil {
-			return r.Err
-		}
-		line = bytes.Clone(r.Line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(line, []byte(`"ttlDelete":true`)) {
-		t.Fatalf("not a TTL delete: %s", line)
-	}
-	return line
+	return ttlRemoveView(t, f, "NEW_AND_OLD_IMAGES", keys, old, seq, created)
 }
 
 func seq(digits int, n uint64) string { return foldtest.Seq(digits, n) }
