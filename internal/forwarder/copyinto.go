@@ -64,12 +64,13 @@ import (
 // (https://docs.databricks.com/aws/en/optimizations/isolation/row-level-concurrency),
 // so neither is safer under concurrency; MERGE matches each line, so an
 // object rewritten with more lines under the same key loses none. Two
-// deliveries of one object at once: under WriteSerializable, Delta's
-// default, "the write operations ... are serializable"
-// (https://docs.databricks.com/aws/en/optimizations/isolation-level), so
-// both cannot insert the same lines; the later commit fails with a
-// concurrent modification error, its delivery is retried, and its MERGE
-// then finds every line and inserts nothing.
+// deliveries of one object at the same moment (a duplicated event) may
+// both insert: a MERGE that only inserts modifies no existing row, and
+// row-level concurrency reports conflicts only on modified rows
+// (https://docs.databricks.com/aws/en/optimizations/isolation/row-level-concurrency);
+// the lines are then in the table twice, byte for byte, with one
+// sourceFile, which the fold rule and current_state.sql take as one line
+// (databricks/currentstate TestCopyIntoConcurrentDuplicatesChangeNothing).
 //
 // The match also names the object's path as a literal, so that Delta can
 // skip the table's files whose sourceFile statistics exclude it ("reduce
@@ -159,7 +160,7 @@ var objectPath = regexp.MustCompile(`^[A-Za-z0-9._=/-]+$`)
 //	MERGE INTO <table> AS t
 //	USING (SELECT `eventID` checked, <the other line columns>, _metadata.file_path AS `sourceFile`
 //	       FROM read_files('s3://bucket/key', format => 'json', schema => '<line columns and types>',
-//	                       rescuedDataColumn => '_rescued_data', mode => 'FAILFAST')) AS s
+//	                       rescuedDataColumn => '_rescued_data', mode => 'FAILFAST', partitionColumns => '')) AS s
 //	ON t.`sourceFile` = 's3://bucket/key' AND t.`sourceFile` = s.`sourceFile` AND t.`eventID` = s.`eventID`
 //	WHEN NOT MATCHED THEN INSERT (<every column>) VALUES (s.<every column>)
 //
@@ -197,7 +198,12 @@ func LoadStatement(table, bucket, key string) (string, error) {
 			path, quoteName(c.Name), bundle.RescuedData, quoteName(c.Name)))
 	}
 	selects = append(selects, "_metadata.file_path AS "+quoteName(bundle.SourceFile))
-	source := fmt.Sprintf("read_files('%s', format => 'json', schema => '%s', rescuedDataColumn => '%s', mode => 'FAILFAST')",
+	// partitionColumns '' turns off read_files' partition inference
+	// ("Partition schema inference" on the read_files page): the key's
+	// table=, dt= and hour= folders are the object layout, not columns,
+	// and table= would otherwise stand for the line's own table field, as
+	// bronze turns it off (cloudFiles.partitionColumns).
+	source := fmt.Sprintf("read_files('%s', format => 'json', schema => '%s', rescuedDataColumn => '%s', mode => 'FAILFAST', partitionColumns => '')",
 		path, strings.Join(schema, ", "), bundle.RescuedData)
 	names, values := make([]string, len(cols)), make([]string, len(cols))
 	for i, c := range cols {

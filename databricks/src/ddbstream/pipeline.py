@@ -42,6 +42,7 @@ References:
 """
 
 import gzip
+import inspect
 import os
 import shutil
 import uuid
@@ -60,6 +61,25 @@ import ddbstream_settings as s
 # runtime only has those.
 _temporary_view = getattr(dp, "temporary_view", None) or dp.view
 _create_auto_cdc_flow = getattr(dp, "create_auto_cdc_flow", None) or dp.apply_changes
+
+def _require_parameters(fn, options):
+    """Stops the pipeline, naming the channel to use, when this runtime's
+    AUTO CDC lacks a parameter the settings need (ignore_null_updates_column_list
+    is recent: older runtimes and the dlt module's apply_changes lack it),
+    rather than with a bare TypeError."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return
+    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    missing = sorted(set(options) - set(params))
+    if missing:
+        raise RuntimeError(
+            f"ddbstream needs AUTO CDC's {', '.join(missing)}, which this runtime's {fn.__name__} lacks: "
+            "use a serverless pipeline on the CURRENT channel (or PREVIEW), or set ttl_deletes=apply and scd_type=1"
+        )
+
 
 _SPARK_TYPES = {
     "string": T.StringType(),
@@ -201,6 +221,7 @@ def define(table, settings):
         options["ignore_null_updates_column_list"] = s.keep_last_image_columns(settings)
     if settings.scd_type == 2:
         options["track_history_except_column_list"] = s.scd2_untracked_columns()
+    _require_parameters(_create_auto_cdc_flow, options)
     _create_auto_cdc_flow(
         target=table.silver,
         source=changes,
