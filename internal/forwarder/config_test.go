@@ -170,7 +170,7 @@ func TestLoadStatement(t *testing.T) {
 		names, values = append(names, "`"+c.Name+"`"), append(values, "s.`"+c.Name+"`")
 	}
 	expect := "MERGE INTO main.cdc.Orders_changes AS t USING (SELECT " + strings.Join(selects, ", ") +
-		" FROM read_files('" + path + "', format => 'json', schema => '" + strings.Join(schema, ", ") + "', rescuedDataColumn => '_rescued_data', mode => 'FAILFAST')) AS s" +
+		" FROM read_files('" + path + "', format => 'json', schema => '" + strings.Join(schema, ", ") + "', rescuedDataColumn => '_rescued_data', mode => 'FAILFAST', partitionColumns => '')) AS s" +
 		" ON t.`sourceFile` = '" + path + "' AND t.`sourceFile` = s.`sourceFile` AND t.`eventID` = s.`eventID`" +
 		" WHEN NOT MATCHED THEN INSERT (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(values, ", ") + ")"
 	stmt, err := LoadStatement("main.cdc.Orders_changes", "b", key)
