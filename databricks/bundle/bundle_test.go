@@ -73,6 +73,21 @@ func readYAML(t *testing.T, path string) config {
 }
 
 // loadBundle reads databricks.yml and every file it includes.
+// resourceKeys lists the bundle's resources by kind, for ${resources...}
+// references.
+func resourceKeys(all []config) map[string][]string {
+	names := map[string][]string{}
+	for _, c := range all {
+		rs, _ := c.doc["resources"].(map[string]any)
+		for kind, byName := range rs {
+			for name := range byName.(map[string]any) {
+				names[kind] = append(names[kind], name)
+			}
+		}
+	}
+	return names
+}
+
 func loadBundle(t *testing.T) (main config, all []config) {
 	t.Helper()
 	main = readYAML(t, filepath.Join(root, "databricks.yml"))
@@ -305,15 +320,7 @@ func walk(v any, key string, fn func(key string, v any)) {
 func TestResourcesDecodeStrictly(t *testing.T) {
 	main, all := loadBundle(t)
 	vars := variables(t, main)
-	names := map[string][]string{}
-	for _, c := range all {
-		rs, _ := c.doc["resources"].(map[string]any)
-		for kind, byName := range rs {
-			for name := range byName.(map[string]any) {
-				names[kind] = append(names[kind], name)
-			}
-		}
-	}
+	names := resourceKeys(all)
 	decoded := 0
 	for _, c := range all {
 		rs, _ := c.doc["resources"].(map[string]any)

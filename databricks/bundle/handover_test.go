@@ -35,15 +35,7 @@ func resolvedResources(t *testing.T, values map[string]string) map[string]map[st
 	}()
 	main, all := loadBundle(t)
 	vars := variables(t, main)
-	names := map[string][]string{}
-	for _, c := range all {
-		rs, _ := c.doc["resources"].(map[string]any)
-		for kind, byName := range rs {
-			for name := range byName.(map[string]any) {
-				names[kind] = append(names[kind], name)
-			}
-		}
-	}
+	names := resourceKeys(all)
 	out := map[string]map[string]map[string]any{}
 	for _, c := range all {
 		rs, _ := c.doc["resources"].(map[string]any)
