@@ -244,10 +244,13 @@ func (f *fakeTable) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInp
 // fakeClock is a clock that Sleep advances; onSleep runs at each sleep,
 // as the world (the pipeline delivering) moves on.
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	slept   time.Duration
+	mu    sync.Mutex
+	now   time.Time
+	slept time.Duration
+	// onSleep runs after each sleep, one call at a time (hookMu): the
+	// scan's segments sleep in parallel when throttled.
 	onSleep func(d time.Duration)
+	hookMu  sync.Mutex
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -263,7 +266,9 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	hook := c.onSleep
 	c.mu.Unlock()
 	if hook != nil {
+		c.hookMu.Lock()
 		hook(d)
+		c.hookMu.Unlock()
 	}
 	return ctx.Err()
 }
