@@ -131,63 +131,101 @@ func (r Resources) viaService(service string) map[string]map[string]any {
 	return map[string]map[string]any{"StringEquals": {"kms:ViaService": service + "." + r.Region + ".amazonaws.com"}}
 }
 
-// OperationActions maps the AWS operations the functions call to the IAM
-// actions they need. HEAD needs the same actions as GET. Without
-// s3:ListBucket, S3 answers a read of a missing key with 403 AccessDenied
-// instead of 404 NoSuchKey
-// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html),
-// and the forwarder could never tell a deleted object from a denied one.
-// A read of a given version (GetObject or HeadObject with VersionId)
-// needs s3:GetObjectVersion as well: only code listed in VersionReaders
-// does that.
+// OperationActions is the one table from the AWS API operations the code
+// calls (SDK service package:Operation) to what IAM authorizes them
+// with; Deployment.Authorize turns a call into its IAM requests with it,
+// and the tests check the roles' grants against it.
+//
+// HEAD needs the same actions as GET. Without s3:ListBucket, S3 answers a
+// read of a missing key with 403 AccessDenied instead of 404 NoSuchKey
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html):
+// NotFound. A read of a given version (GetObject or HeadObject with
+// VersionId) needs s3:GetObjectVersion and not s3:GetObject ("The
+// s3:GetObject permission is not required in this scenario", same page):
+// only code listed in VersionReaders does that. Deleting a version needs
+// s3:DeleteObjectVersion as well as s3:DeleteObject
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html).
+// HeadBucket is s3:ListBucket
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html).
 //
 // The export converter streams objects with multipart uploads: creating,
 // uploading parts and completing all need s3:PutObject, and aborting needs
 // s3:AbortMultipartUpload
 // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
-// The planner's Invoke is the IAM action lambda:InvokeFunction.
-var OperationActions = map[string][]string{
-	"s3:PutObject":                       {"s3:PutObject"},
-	"s3:GetObject":                       {"s3:GetObject", "s3:ListBucket"},
-	"s3:HeadObject":                      {"s3:GetObject", "s3:ListBucket"},
-	"s3:CreateMultipartUpload":           {"s3:PutObject"},
-	"s3:UploadPart":                      {"s3:PutObject"},
-	"s3:CompleteMultipartUpload":         {"s3:PutObject"},
-	"s3:AbortMultipartUpload":            {"s3:AbortMultipartUpload"},
-	"secretsmanager:GetSecretValue":      {"secretsmanager:GetSecretValue"},
-	"dynamodb:DescribeExport":            {"dynamodb:DescribeExport"},
-	"dynamodb:DescribeTable":             {"dynamodb:DescribeTable"},
-	"lambda:Invoke":                      {"lambda:InvokeFunction"},
-	"cloudformation:DescribeStacks":      {"cloudformation:DescribeStacks"},
-	"dynamodb:DescribeContinuousBackups": {"dynamodb:DescribeContinuousBackups"},
-	"dynamodb:ExportTableToPointInTime":  {"dynamodb:ExportTableToPointInTime"},
-	"dynamodb:ListExports":               {"dynamodb:ListExports"},
-	"dynamodb:Scan":                      {"dynamodb:Scan"},
-	"dynamodb:BatchGetItem":              {"dynamodb:BatchGetItem"},
+// Key lists the KMS actions the service then calls with the caller's
+// permissions (Deployment.Authorize has the documentation). The
+// planner's Invoke is the IAM action lambda:InvokeFunction.
+var OperationActions = map[string]Operation{
+	"s3:PutObject":               {Actions: []string{"s3:PutObject"}, Key: []string{"kms:GenerateDataKey"}},
+	"s3:GetObject":               {Actions: []string{"s3:GetObject"}, Versioned: []string{"s3:GetObjectVersion"}, NotFound: []string{"s3:ListBucket"}, Key: []string{"kms:Decrypt"}},
+	"s3:HeadObject":              {Actions: []string{"s3:GetObject"}, Versioned: []string{"s3:GetObjectVersion"}, NotFound: []string{"s3:ListBucket"}},
+	"s3:CreateMultipartUpload":   {Actions: []string{"s3:PutObject"}, Key: []string{"kms:GenerateDataKey"}},
+	"s3:UploadPart":              {Actions: []string{"s3:PutObject"}, Key: []string{"kms:Decrypt"}},
+	"s3:CompleteMultipartUpload": {Actions: []string{"s3:PutObject"}, Key: []string{"kms:Decrypt"}},
+	"s3:AbortMultipartUpload":    {Actions: []string{"s3:AbortMultipartUpload"}},
+	"s3:DeleteObject":            {Actions: []string{"s3:DeleteObject"}, Versioned: []string{"s3:DeleteObject", "s3:DeleteObjectVersion"}},
 	// Listing keys under a prefix; the statements scope it by s3:prefix.
-	"s3:ListObjectsV2": {"s3:ListBucket"},
+	"s3:ListObjectsV2": {Actions: []string{"s3:ListBucket"}},
+	"s3:HeadBucket":    {Actions: []string{"s3:ListBucket"}},
+	"s3:CreateBucket":  {Actions: []string{"s3:CreateBucket"}},
 
-	// The operator commands redrive, replay and doctor. The SDK packages
-	// dynamodbstreams, cloudwatchlogs and eventbridge are the IAM
-	// services dynamodb, logs and events; GetBucketNotificationConfiguration
-	// is the action s3:GetBucketNotification.
-	"sqs:ReceiveMessage":                    {"sqs:ReceiveMessage"},
-	"sqs:DeleteMessage":                     {"sqs:DeleteMessage"},
-	"sqs:ChangeMessageVisibility":           {"sqs:ChangeMessageVisibility"},
-	"sqs:GetQueueAttributes":                {"sqs:GetQueueAttributes"},
-	"dynamodbstreams:GetShardIterator":      {"dynamodb:GetShardIterator"},
-	"dynamodbstreams:GetRecords":            {"dynamodb:GetRecords"},
-	"lambda:GetFunctionConfiguration":       {"lambda:GetFunctionConfiguration"},
-	"lambda:GetPolicy":                      {"lambda:GetPolicy"},
-	"lambda:ListEventSourceMappings":        {"lambda:ListEventSourceMappings"},
-	"cloudwatch:GetMetricStatistics":        {"cloudwatch:GetMetricStatistics"},
-	"cloudwatchlogs:FilterLogEvents":        {"logs:FilterLogEvents"},
-	"eventbridge:DescribeRule":              {"events:DescribeRule"},
-	"eventbridge:ListTargetsByRule":         {"events:ListTargetsByRule"},
-	"iam:GetRolePolicy":                     {"iam:GetRolePolicy"},
-	"iam:ListRolePolicies":                  {"iam:ListRolePolicies"},
-	"iam:ListAttachedRolePolicies":          {"iam:ListAttachedRolePolicies"},
-	"s3:GetBucketNotificationConfiguration": {"s3:GetBucketNotification"},
+	"secretsmanager:GetSecretValue": {Actions: []string{"secretsmanager:GetSecretValue"}, Key: []string{"kms:Decrypt"}},
+	"lambda:Invoke":                 {Actions: []string{"lambda:InvokeFunction"}},
+	"cloudformation:DescribeStacks": {Actions: []string{"cloudformation:DescribeStacks"}},
+
+	// DynamoDB: item reads and writes, a stream's records and an export
+	// read the table, whose key DynamoDB decrypts with the caller's
+	// permissions when the table has a customer managed key.
+	"dynamodb:Scan":                      {Actions: []string{"dynamodb:Scan"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:Query":                     {Actions: []string{"dynamodb:Query"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:GetItem":                   {Actions: []string{"dynamodb:GetItem"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:BatchGetItem":              {Actions: []string{"dynamodb:BatchGetItem"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:PutItem":                   {Actions: []string{"dynamodb:PutItem"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:UpdateItem":                {Actions: []string{"dynamodb:UpdateItem"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:DeleteItem":                {Actions: []string{"dynamodb:DeleteItem"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:BatchWriteItem":            {Actions: []string{"dynamodb:BatchWriteItem"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:DescribeTable":             {Actions: []string{"dynamodb:DescribeTable"}},
+	"dynamodb:CreateTable":               {Actions: []string{"dynamodb:CreateTable"}},
+	"dynamodb:UpdateTable":               {Actions: []string{"dynamodb:UpdateTable"}},
+	"dynamodb:DescribeContinuousBackups": {Actions: []string{"dynamodb:DescribeContinuousBackups"}},
+	"dynamodb:UpdateContinuousBackups":   {Actions: []string{"dynamodb:UpdateContinuousBackups"}},
+	"dynamodb:ExportTableToPointInTime":  {Actions: []string{"dynamodb:ExportTableToPointInTime"}, Key: []string{"kms:Decrypt"}},
+	"dynamodb:DescribeExport":            {Actions: []string{"dynamodb:DescribeExport"}},
+	"dynamodb:ListExports":               {Actions: []string{"dynamodb:ListExports"}},
+	// The SDK packages dynamodbstreams, cloudwatchlogs and eventbridge
+	// are the IAM services dynamodb, logs and events;
+	// GetBucketNotificationConfiguration is the action
+	// s3:GetBucketNotification.
+	"dynamodb:ListStreams":             {Actions: []string{"dynamodb:ListStreams"}},
+	"dynamodbstreams:ListStreams":      {Actions: []string{"dynamodb:ListStreams"}},
+	"dynamodbstreams:DescribeStream":   {Actions: []string{"dynamodb:DescribeStream"}},
+	"dynamodbstreams:GetShardIterator": {Actions: []string{"dynamodb:GetShardIterator"}},
+	"dynamodbstreams:GetRecords":       {Actions: []string{"dynamodb:GetRecords"}, Key: []string{"kms:Decrypt"}},
+
+	"sqs:SendMessage":             {Actions: []string{"sqs:SendMessage"}},
+	"sqs:ReceiveMessage":          {Actions: []string{"sqs:ReceiveMessage"}},
+	"sqs:DeleteMessage":           {Actions: []string{"sqs:DeleteMessage"}},
+	"sqs:ChangeMessageVisibility": {Actions: []string{"sqs:ChangeMessageVisibility"}},
+	"sqs:GetQueueAttributes":      {Actions: []string{"sqs:GetQueueAttributes"}},
+	"sqs:GetQueueUrl":             {Actions: []string{"sqs:GetQueueUrl"}},
+	"sqs:CreateQueue":             {Actions: []string{"sqs:CreateQueue"}},
+
+	// Lambda writes a function's logs with its role.
+	"cloudwatchlogs:CreateLogStream": {Actions: []string{"logs:CreateLogStream"}},
+	"cloudwatchlogs:PutLogEvents":    {Actions: []string{"logs:PutLogEvents"}},
+
+	// The operator commands redrive, replay and doctor.
+	"lambda:GetFunctionConfiguration":       {Actions: []string{"lambda:GetFunctionConfiguration"}},
+	"lambda:GetPolicy":                      {Actions: []string{"lambda:GetPolicy"}},
+	"lambda:ListEventSourceMappings":        {Actions: []string{"lambda:ListEventSourceMappings"}},
+	"cloudwatch:GetMetricStatistics":        {Actions: []string{"cloudwatch:GetMetricStatistics"}},
+	"cloudwatchlogs:FilterLogEvents":        {Actions: []string{"logs:FilterLogEvents"}},
+	"eventbridge:DescribeRule":              {Actions: []string{"events:DescribeRule"}},
+	"eventbridge:ListTargetsByRule":         {Actions: []string{"events:ListTargetsByRule"}},
+	"iam:GetRolePolicy":                     {Actions: []string{"iam:GetRolePolicy"}},
+	"iam:ListRolePolicies":                  {Actions: []string{"iam:ListRolePolicies"}},
+	"iam:ListAttachedRolePolicies":          {Actions: []string{"iam:ListAttachedRolePolicies"}},
+	"s3:GetBucketNotificationConfiguration": {Actions: []string{"s3:GetBucketNotification"}},
 }
 
 // VersionReaders are the functions and ddbstream subcommands whose code
