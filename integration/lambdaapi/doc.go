@@ -30,6 +30,19 @@
 // synchronous or 1 MB asynchronous
 // (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html).
 //
+// It also serves GET /2015-03-31/functions/{FunctionName}/configuration,
+// GetFunctionConfiguration
+// (https://docs.aws.amazon.com/lambda/latest/api/API_GetFunctionConfiguration.html),
+// for the functions registered with an Environment, so that ddbstream
+// replay reads the forwarder's settings as it reads the deployed
+// function's: FunctionName, FunctionArn (unqualified unless a qualifier
+// was given), Version $LATEST, State Active and Environment.Variables
+// without Lambda's reserved keys. A function registered with an
+// Environment and no Invoke is one another service invokes (the
+// forwarder, by its EventBridge rule): Invoke answers it 403
+// AccessDeniedException, as AWS answers every principal of the local
+// pipeline there (Function.Invoke says why).
+//
 // Where it differs from AWS: no IAM (it only checks that a request is
 // SigV4-signed), no versions or aliases, no event age limit, one
 // execution environment per function, and retries spaced by RetryDelay

@@ -27,7 +27,27 @@ type Function struct {
 	// time; a synchronous call may come meanwhile, so it must be safe for
 	// concurrent use (runtimeapi.Function.Invoke is: it runs one
 	// invocation at a time, as one execution environment does).
+	//
+	// It may be nil for a function registered only for its configuration
+	// (Environment): one another service invokes, such as the forwarder,
+	// which EventBridge's rule invokes (the local relay). Invoke then
+	// answers 403 AccessDeniedException, as AWS answers every caller of
+	// the local pipeline there: only the rule's service principal may
+	// invoke such a function (its resource policy), and no role or
+	// operator policy grants lambda:InvokeFunction on it.
 	Invoke Invoker
+	// Environment, when not nil, is the function's configured environment
+	// variables, which GetFunctionConfiguration returns as
+	// Environment.Variables (the way ddbstream replay and redrive read a
+	// deployed function's settings). Lambda's reserved keys (AWS_REGION,
+	// the credentials, ...) are left out of the answer, as Lambda sets them
+	// in the execution environment and never in the configuration. The map
+	// is read at each request, not copied, so that the pipeline may finish
+	// filling it after New; it must not change once requests are served.
+	// A function registered without one answers GetFunctionConfiguration
+	// with UnknownOperationException: the endpoint does not make up a
+	// configuration it was not given.
+	Environment map[string]string
 	// Retries is the asynchronous invoke configuration's
 	// MaximumRetryAttempts: 0 to 2, and Lambda's default is 2.
 	Retries int
@@ -129,14 +149,16 @@ func New(functions map[string]Function) (*Endpoint, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Endpoint{fns: map[string]*function{}, ctx: ctx, cancel: cancel}
 	for name, cfg := range functions {
-		if cfg.Invoke == nil || cfg.Retries < 0 || cfg.Retries > 2 || !functionName.MatchString(name) {
+		if (cfg.Invoke == nil && cfg.Environment == nil) || cfg.Retries < 0 || cfg.Retries > 2 || !functionName.MatchString(name) {
 			cancel()
-			return nil, fmt.Errorf("lambdaapi: function %q: want a function name, an Invoke and 0 to 2 retries", name)
+			return nil, fmt.Errorf("lambdaapi: function %q: want a function name, an Invoke or an Environment, and 0 to 2 retries", name)
 		}
 		f := &function{name: name, cfg: cfg, queue: make(chan *event, queueSize)}
 		e.fns[name] = f
-		e.workers.Add(1)
-		go e.work(f)
+		if cfg.Invoke != nil {
+			e.workers.Add(1)
+			go e.work(f)
+		}
 	}
 	return e, nil
 }
@@ -289,9 +311,13 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
+	if ref, found := strings.CutSuffix(rest, configurationPath); ok && found && ref != "" && r.Method == http.MethodGet {
+		e.getConfiguration(w, r, ref)
+		return
+	}
 	ref, found := strings.CutSuffix(rest, "/invocations")
 	if r.Method != http.MethodPost || !ok || !found || ref == "" {
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "only Invoke (POST /2015-03-31/functions/{name}/invocations) and ListEventSourceMappings are served here")
+		writeError(w, http.StatusNotFound, "UnknownOperationException", "only Invoke (POST /2015-03-31/functions/{name}/invocations), GetFunctionConfiguration and ListEventSourceMappings are served here")
 		return
 	}
 	name, qualifier := parseFunction(ref)
@@ -308,6 +334,13 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, ok := e.fns[name]
 	if !ok || (qualifier != "" && qualifier != "$LATEST") {
 		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+arn(name, qualifier))
+		return
+	}
+	if f.cfg.Invoke == nil {
+		// Function.Invoke says why: only its rule's service principal
+		// invokes it.
+		writeError(w, http.StatusForbidden, "AccessDeniedException", "User is not authorized to perform: lambda:InvokeFunction on resource: "+
+			arn(name, qualifier)+" (only its EventBridge rule invokes it)")
 		return
 	}
 	typ := r.Header.Get("X-Amz-Invocation-Type")
