@@ -25,10 +25,11 @@ const backfillPoll = 100 * time.Millisecond
 // in AWS) until every data file with items has its snapshot object.
 // Drain then waits for those objects' delivery.
 func (p *Pipeline) Backfill(ctx context.Context, progress func(backfill.Progress)) (backfill.Report, error) {
+	as := p.As(BackfillPrincipal)
 	cfg := backfill.Config{Table: p.Opts.Table, Bucket: p.Opts.Bucket, Prefix: p.Opts.Prefix, ExportPrefix: p.ExportPrefix,
 		StreamARN: p.StreamARN, Poll: backfillPoll, Timeout: 10 * time.Minute, Progress: progress,
-		Lambda: p.LambdaClient, StreamerFunction: StreamerFunction, PlannerFunction: PlannerFunction, TempDir: p.Opts.WorkDir}
-	return backfill.Run(ctx, cfg, p.DynamoDB, p.S3Client)
+		Lambda: as.Lambda, StreamerFunction: StreamerFunction, PlannerFunction: PlannerFunction, TempDir: p.Opts.WorkDir}
+	return backfill.Run(ctx, cfg, as.DynamoDB, as.S3)
 }
 
 // Reconcile runs ddbstream reconcile, its library internal/reconcile as
@@ -40,9 +41,10 @@ func (p *Pipeline) Reconcile(ctx context.Context) (*reconcile.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
+	as := p.As(ReconcilePrincipal)
 	return reconcile.Run(ctx, reconcile.Config{
 		Table: p.Opts.Table, Bucket: p.Opts.Bucket, Prefix: p.Opts.Prefix, ImageFormat: format,
-		List: p.S3Client, Get: p.S3Client, Scan: p.DynamoDB, BatchGet: p.DynamoDB, Describe: p.DynamoDB,
+		List: as.S3, Get: as.S3, Scan: as.DynamoDB, BatchGet: as.DynamoDB, Describe: as.DynamoDB,
 		ConsistentRead: true, TempDir: p.Opts.WorkDir, ShowValues: true,
 	})
 }

@@ -24,11 +24,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/ddbstream/pipeline/iam"
 	"github.com/ddbstream/pipeline/integration/eventbus"
 	"github.com/ddbstream/pipeline/integration/exports"
 	"github.com/ddbstream/pipeline/integration/internal/lambdarecord"
 	"github.com/ddbstream/pipeline/integration/lambdaapi"
 	"github.com/ddbstream/pipeline/integration/poller"
+	"github.com/ddbstream/pipeline/integration/requestlog"
 	"github.com/ddbstream/pipeline/integration/runtimeapi"
 	"github.com/ddbstream/pipeline/integration/s3faults"
 	"github.com/ddbstream/pipeline/integration/secretsmanager"
@@ -173,10 +175,39 @@ const PlannerFailureQueue = "export-planner-failures"
 
 // StreamerFunctionARN names the streamer in the mapping's on-failure
 // records.
-const StreamerFunctionARN = "arn:aws:lambda:us-east-1:" + sqsapi.Account + ":function:" + StreamerFunction
+var StreamerFunctionARN = FunctionARN(StreamerFunction)
 
-// StreamerFunction is the streamer's function name.
-const StreamerFunction = "streamer"
+// StreamerFunction and ForwarderFunction are the functions' names.
+const (
+	StreamerFunction  = "streamer"
+	ForwarderFunction = "forwarder"
+)
+
+// The EventBridge rules' names: the forwarder's (new data objects) and
+// the export planner's (an export's manifest).
+const (
+	ForwarderRule = "forwarder-trigger"
+	PlannerRule   = "export-planner-trigger"
+)
+
+// Region is the local pipeline's region.
+const Region = "us-east-1"
+
+// FunctionARN is a local function's ARN.
+func FunctionARN(name string) string {
+	return "arn:aws:lambda:" + Region + ":" + sqsapi.Account + ":function:" + name
+}
+
+// RuleARN is a local EventBridge rule's ARN.
+func RuleARN(name string) string {
+	return "arn:aws:events:" + Region + ":" + sqsapi.Account + ":rule/" + name
+}
+
+// functionPrincipals are the functions' principals by function name.
+var functionPrincipals = map[string]string{
+	StreamerFunction: StreamerPrincipal, ForwarderFunction: ForwarderPrincipal,
+	PlannerFunction: PlannerPrincipal, ConverterFunction: ConverterPrincipal,
+}
 
 // Pipeline is a running local pipeline.
 type Pipeline struct {
@@ -226,11 +257,21 @@ type Pipeline struct {
 	// Streams is the DynamoDB Streams API of DynamoDB Local, which serves
 	// it on its own endpoint.
 	Streams *dynamodbstreams.Client
+	// Requests records every AWS request made in the pipeline, by
+	// principal: at each endpoint, by the access key that signed it, and
+	// those AWS services make on a principal's behalf (a destination's
+	// SendMessage, a rule invoking a function, a function's logs).
+	Requests *requestlog.Log
+	// endpoints are the recorded endpoints' URLs, for As.
+	endpoints endpoints
 	// streamerS3 is the S3 endpoint the streamer writes through (before
 	// S3Faults), and streamerEnv its environment: Redrive writes as it.
 	streamerS3  string
 	streamerEnv map[string]string
-	awsCfg      aws.Config
+	// forwarderEnv is the forwarder's environment, which the Lambda
+	// endpoint's GetFunctionConfiguration reports as AWS would.
+	forwarderEnv map[string]string
+	awsCfg       aws.Config
 
 	StreamerLogs, ForwarderLogs, PlannerLogs, ConverterLogs *SyncBuffer
 	mu                                                      sync.Mutex
@@ -354,10 +395,17 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	if p.DDB, err = StartDynamoDBLocal(ctx, tools, ddbLog); err != nil {
 		return nil, err
 	}
+	// The servers' own keys: the endpoints' recorders sign every request
+	// over to them, and the exports endpoint signs its own calls with them.
 	creds := credentials.NewStaticCredentialsProvider(S3AccessKey, S3SecretKey, "")
-	awsCfg := aws.Config{Region: "us-east-1", Credentials: creds}
+	p.Requests = requestlog.New(accessKeys())
+	// The tests' own clients sign as the harness.
+	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentialsOf(Harness)}
 	p.awsCfg = awsCfg
-	p.Streams = dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String("http://" + p.DDB.Addr) })
+	if p.endpoints.streams, err = p.serveProxy("http://"+p.DDB.Addr, S3AccessKey); err != nil {
+		return nil, err
+	}
+	p.Streams = dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(p.endpoints.streams) })
 
 	// The streamer's and the converter's on-failure queues, on an SQS
 	// endpoint the SDK speaks to.
@@ -365,7 +413,8 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.SQS.CreateQueue(StreamerFailureQueue)
 	p.SQS.CreateQueue(ConverterFailureQueue)
 	p.SQS.CreateQueue(PlannerFailureQueue)
-	sqsSrv := p.serve(p.SQS, false)
+	sqsSrv := p.serve(p.Requests.Handler(p.SQS, ""), false)
+	p.endpoints.sqs = sqsSrv.URL
 	p.StreamerFailureQueueURL = sqsapi.URL(sqsSrv.URL, StreamerFailureQueue)
 	p.ConverterFailureQueueURL = sqsapi.URL(sqsSrv.URL, ConverterFailureQueue)
 	p.PlannerFailureQueueURL = sqsapi.URL(sqsSrv.URL, PlannerFailureQueue)
@@ -379,6 +428,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 				Payload: ev, Attempts: attempts, ErrorPayload: lambdarecord.ErrorPayload(fnErr), RequestID: lambdarecord.NewRequestID(),
 				At: time.Now()}.Record()
 			if err == nil {
+				p.destination(PlannerPrincipal, p.PlannerFailureQueueURL)
 				_, _ = p.SQS.Send(PlannerFailureQueue, string(rec)) // unsent, it stays in PlannerRoute.Failed
 			}
 		}}
@@ -396,7 +446,14 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	if p.S3, err = StartVersity(ctx, tools, dataDir, relaySrv.URL, s3Log); err != nil {
 		return nil, err
 	}
-	s3URL := "http://" + p.S3.Addr
+	// Clients reach versitygw through a recorder; the fault proxies
+	// forward to it directly, behind their own recorders.
+	versity := "http://" + p.S3.Addr
+	s3URL, err := p.serveProxy(versity, S3AccessKey)
+	if err != nil {
+		return nil, err
+	}
+	p.endpoints.s3 = s3URL
 	p.S3Client = s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(s3URL); o.UsePathStyle = true })
 	if _, err := p.S3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(opts.Bucket)}); err != nil {
 		return nil, fmt.Errorf("create bucket: %w", err)
@@ -406,21 +463,27 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		p   **s3faults.Proxy
 		srv **httptest.Server
 	}{{&p.S3Faults, &faultSrv}, {&p.ConverterS3Faults, &converterFaultSrv}, {&p.exportWrites, &exportWritesSrv}} {
-		if *proxy.p, err = s3faults.New(s3URL); err != nil {
+		if *proxy.p, err = s3faults.New(versity); err != nil {
 			return nil, err
 		}
-		*proxy.srv = p.serve(*proxy.p, false)
+		*proxy.srv = p.serve(p.Requests.Handler(*proxy.p, S3AccessKey), false)
 	}
 
 	// DynamoDB's export API in front of DynamoDB Local, writing through
 	// its own proxy; every DynamoDB client but the poller's goes through
 	// it, as the SDK in AWS reaches one DynamoDB endpoint.
-	exportS3 := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(exportWritesSrv.URL); o.UsePathStyle = true })
+	// DynamoDB writes an export with the permissions of the principal that
+	// started it: the export's writes sign with that principal's key.
+	exportS3 := func(accessKeyID string) exports.ObjectWriter {
+		return s3.NewFromConfig(aws.Config{Region: awsCfg.Region, Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, S3SecretKey, "")},
+			func(o *s3.Options) { o.BaseEndpoint = aws.String(exportWritesSrv.URL); o.UsePathStyle = true })
+	}
 	if p.Exports, err = exports.New(exports.Config{Upstream: "http://" + p.DDB.Addr, Credentials: creds, Region: awsCfg.Region,
-		S3: exportS3, DataFiles: opts.ExportDataFiles, StreamLabelBackdate: streamLabelBackdate}); err != nil {
+		S3As: exportS3, DataFiles: opts.ExportDataFiles, StreamLabelBackdate: streamLabelBackdate}); err != nil {
 		return nil, err
 	}
-	exportsSrv := p.serve(p.Exports, false)
+	exportsSrv := p.serve(p.Requests.Handler(p.Exports, S3AccessKey), false)
+	p.endpoints.dynamodb = exportsSrv.URL
 	p.DynamoDB = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(exportsSrv.URL) })
 	if p.StreamARN, err = createTable(ctx, p.DynamoDB, opts.Table, opts.Key, opts.Preload); err != nil {
 		return nil, err
@@ -440,7 +503,8 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		secret = `{"host":"` + wsSrv.URL + `","token":"local-token"}`
 	}
 	p.Secrets = secretsmanager.New(map[string]string{SecretName: secret})
-	smSrv := p.serve(p.Secrets, false)
+	smSrv := p.serve(p.Requests.Handler(p.Secrets, ""), false)
+	p.endpoints.secrets = smSrv.URL
 
 	// The converter is served to the planner by the local Invoke
 	// endpoint, which queues its asynchronous invocations as Lambda does
@@ -452,6 +516,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		},
 		Retries: converterRetries, RetryDelay: asyncRetryDelay,
 		OnFailure: func(record []byte) error {
+			p.destination(ConverterPrincipal, p.ConverterFailureQueueURL)
 			_, err := p.SQS.Send(ConverterFailureQueue, string(record))
 			return err
 		},
@@ -461,20 +526,26 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
 			return invoke(ctx, p.Planner, payload)
 		},
+	}, ForwarderFunction: {
+		// Its configuration only, which ddbstream replay reads
+		// (GetFunctionConfiguration): its rule invokes it (the Relay).
+		// The map is filled below, before any request.
+		Environment: forwarderEnv,
 	}}); err != nil {
 		return nil, err
 	}
-	lambdaSrv := p.serve(p.Lambda, false)
+	lambdaSrv := p.serve(p.Requests.Handler(p.Lambda, ""), false)
+	p.endpoints.lambda = lambdaSrv.URL
 	p.LambdaClient = lambda.NewFromConfig(awsCfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(lambdaSrv.URL) })
 
 	common := map[string]string{
-		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": S3AccessKey, "AWS_SECRET_ACCESS_KEY": S3SecretKey,
+		"AWS_REGION": "us-east-1", "AWS_SECRET_ACCESS_KEY": S3SecretKey,
 		"S3_FORCE_PATH_STYLE": "true", "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_EC2_METADATA_DISABLED": "true",
 	}
 	streamerEnv := map[string]string{
 		"BUCKET_NAME": opts.Bucket, "S3_PREFIX": opts.Prefix, "AWS_ENDPOINT_URL_S3": faultSrv.URL, "DEADLINE_MARGIN": "2s",
 	}
-	p.streamerS3, p.streamerEnv = faultSrv.URL, streamerEnv
+	p.streamerS3, p.streamerEnv, p.forwarderEnv = faultSrv.URL, streamerEnv, forwarderEnv
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3": s3URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER": smSrv.URL, "DATABRICKS_SECRET_ID": SecretName,
 		"DATABRICKS_VOLUME_PATH": opts.VolumePath, "KEY_PREFIX": objectkey.DataPrefix(opts.Prefix), "KEY_SUFFIX": objectkey.Suffix,
@@ -485,7 +556,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	// The planner and converter get what the stack gives them
 	// (infra/pipeline: plannerEnv, converterEnv), with the local endpoints.
 	plannerEnv := map[string]string{
-		"CONVERTER_FUNCTION":        "arn:aws:lambda:us-east-1:000000000000:function:" + ConverterFunction,
+		"CONVERTER_FUNCTION":        FunctionARN(ConverterFunction),
 		"AWS_ENDPOINT_URL_S3":       s3URL,
 		"AWS_ENDPOINT_URL_DYNAMODB": exportsSrv.URL,
 		"AWS_ENDPOINT_URL_LAMBDA":   lambdaSrv.URL,
@@ -517,11 +588,13 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		env     map[string]string
 		timeout time.Duration
 	}{
-		{&p.Streamer, &p.StreamerLogs, "streamer", bins.Streamer, streamerEnv, opts.StreamerTimeout},
-		{&p.Forwarder, &p.ForwarderLogs, "forwarder", bins.Forwarder, forwarderEnv, time.Minute},
-		{&p.Planner, &p.PlannerLogs, "exportplanner", bins.Planner, plannerEnv, time.Minute},
+		{&p.Streamer, &p.StreamerLogs, StreamerFunction, bins.Streamer, streamerEnv, opts.StreamerTimeout},
+		{&p.Forwarder, &p.ForwarderLogs, ForwarderFunction, bins.Forwarder, forwarderEnv, time.Minute},
+		{&p.Planner, &p.PlannerLogs, PlannerFunction, bins.Planner, plannerEnv, time.Minute},
 		{&p.Converter, &p.ConverterLogs, ConverterFunction, bins.Converter, converterEnv, time.Minute},
 	} {
+		// Each function signs as its execution role.
+		fn.env["AWS_ACCESS_KEY_ID"] = AccessKey(functionPrincipals[fn.name])
 		f, err := p.logFile(fn.name + ".log")
 		if err != nil {
 			return nil, err
@@ -532,16 +605,23 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			return nil, err
 		}
 	}
+	// EventBridge invokes each rule's target as events.amazonaws.com, with
+	// the rule's ARN as aws:SourceArn, which the function's resource
+	// policy must allow.
 	p.Relay.Invoke = func(ctx context.Context, payload []byte) (error, error) {
+		p.Requests.Add(EventsPrincipal, iam.Call{Service: "lambda", Operation: "Invoke", Function: FunctionARN(ForwarderFunction), SourceARN: RuleARN(ForwarderRule)})
 		_, fnErr, err := invoke(ctx, p.Forwarder, payload)
 		return fnErr, err
 	}
 	p.PlannerRoute.Invoke = func(ctx context.Context, payload []byte) (error, error) {
+		p.Requests.Add(EventsPrincipal, iam.Call{Service: "lambda", Operation: "Invoke", Function: FunctionARN(PlannerFunction), SourceARN: RuleARN(PlannerRule)})
 		_, fnErr, err := invoke(ctx, p.Planner, payload)
 		return fnErr, err
 	}
+	// The event source mapping reads the stream with the streamer's
+	// execution role.
 	p.Poller = poller.New(poller.Config{
-		StreamARN: p.StreamARN, FunctionARN: StreamerFunctionARN, Endpoint: "http://" + p.DDB.Addr, Region: "us-east-1", Credentials: creds,
+		StreamARN: p.StreamARN, FunctionARN: StreamerFunctionARN, Endpoint: p.endpoints.streams, Region: "us-east-1", Credentials: credentialsOf(StreamerPrincipal),
 		BatchSize: opts.BatchSize, BatchingWindow: opts.BatchingWindow, MaxRetryAttempts: opts.MaxRetryAttempts,
 		BisectOnError: opts.BisectOnError, RetryDelay: 200 * time.Millisecond, Mutate: opts.Mutate,
 		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
@@ -555,6 +635,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			// the streamer's on-failure queue.
 			rec, err := b.Record()
 			if err == nil {
+				p.destination(StreamerPrincipal, p.StreamerFailureQueueURL)
 				_, err = p.SQS.Send(StreamerFailureQueue, string(rec))
 			}
 			if err != nil {

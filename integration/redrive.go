@@ -28,17 +28,18 @@ func (p *Pipeline) Redrive(ctx context.Context, stream redrive.Stream) (redrive.
 	if err != nil {
 		return redrive.Report{}, fmt.Errorf("redrive: the streamer's settings: %w", err)
 	}
+	as := p.As(RedrivePrincipal)
 	if stream == nil {
-		stream = p.Streams
+		stream = as.Streams
 	}
-	awsCfg := p.awsCfg.Copy()
+	awsCfg := as.Config.Copy()
 	awsCfg.BaseEndpoint = aws.String(p.streamerS3)
 	return redrive.Run(ctx, redrive.Config{
 		Sources: []redrive.Source{redrive.Streamer}, StreamerQueueURL: p.StreamerFailureQueueURL, Streamer: &cfg,
 		// The messages are in the queue before a run starts: a short poll
 		// finds them, and an empty answer ends the queue at once.
 		Wait: -1,
-	}, redrive.Clients{Queue: p.SQSClient, Stream: stream, S3: output.NewS3Client(awsCfg, cfg.Settings)})
+	}, redrive.Clients{Queue: as.SQS, Stream: stream, S3: output.NewS3Client(awsCfg, cfg.Settings)})
 }
 
 // RedriveExports runs ddbstream redrive's logic as the command runs it
@@ -48,11 +49,12 @@ func (p *Pipeline) Redrive(ctx context.Context, stream redrive.Stream) (redrive.
 // through the Invoke endpoint with the SDK's Lambda client, with each job
 // or event Lambda gave up on.
 func (p *Pipeline) RedriveExports(ctx context.Context) (redrive.Report, error) {
+	as := p.As(RedrivePrincipal)
 	return redrive.Run(ctx, redrive.Config{
 		Sources: []redrive.Source{redrive.Export}, ConverterQueueURL: p.ConverterFailureQueueURL, ConverterFunction: ConverterFunction,
 		PlannerQueueURLs: []string{p.PlannerFailureQueueURL}, PlannerFunction: PlannerFunction,
 		Wait: -1, // as in Redrive: the messages are there before the run
-	}, redrive.Clients{Queue: p.SQSClient, Lambda: p.LambdaClient})
+	}, redrive.Clients{Queue: as.SQS, Lambda: as.Lambda})
 }
 
 // RedriveSummary renders a redrive's report, a line per queue and per

@@ -264,7 +264,7 @@ func TestRedriveKeepsARangePastRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := len(p.S3Faults.Stored())
-	stream := &trimmedStream{Stream: p.Streams, shard: g.batch.ShardID, trimmedTo: g.batch.EndSequenceNumber}
+	stream := &trimmedStream{Stream: p.As(RedrivePrincipal).Streams, shard: g.batch.ShardID, trimmedTo: g.batch.EndSequenceNumber}
 	for run := 1; run <= 2; run++ {
 		q := redriveOnce(t, ctx, p, stream)
 		if !check(t,

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbstream/pipeline/integration/internal/wake"
+	"github.com/ddbstream/pipeline/integration/requestlog"
 )
 
 // ObjectWriter writes an export's objects: the S3 client's PutObject,
@@ -38,8 +39,16 @@ type Config struct {
 	// be those of the clients that created the tables.
 	Credentials aws.CredentialsProvider
 	Region      string
-	// S3 writes the exports' objects.
+	// S3 writes the exports' objects, unless S3As is set.
 	S3 ObjectWriter
+	// S3As, if set, gives the writer of an export started with the given
+	// access key ID: DynamoDB writes an export to S3 with the permissions
+	// of the principal that started it ("your IAM principal must have
+	// permission to write to the bucket", with s3:PutObject and, for
+	// SSE-KMS, kms:GenerateDataKey:
+	// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport_Requesting.html),
+	// so that a recorder attributes the writes to it.
+	S3As func(accessKeyID string) ObjectWriter
 	// DataFiles is how many data files an export writes (default 4):
 	// AWS writes at least one per partition, so a small table gives
 	// some empty files, which is what the converter must cope with.
@@ -110,8 +119,8 @@ func New(cfg Config) (*Endpoint, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("upstream %q is not a URL like http://127.0.0.1:8000", cfg.Upstream)
 	}
-	if cfg.S3 == nil || cfg.Credentials == nil || cfg.Region == "" {
-		return nil, errors.New("exports endpoint needs S3, Credentials and Region")
+	if (cfg.S3 == nil && cfg.S3As == nil) || cfg.Credentials == nil || cfg.Region == "" {
+		return nil, errors.New("exports endpoint needs S3 or S3As, Credentials and Region")
 	}
 	if cfg.DataFiles <= 0 {
 		cfg.DataFiles = 4
@@ -233,13 +242,26 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, validation(err.Error()))
 		return
 	}
-	out, err := h(r.Context(), body)
+	out, err := h(context.WithValue(r.Context(), callerKey{}, requestlog.AccessKeyID(r)), body)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// callerKey holds, in a served call's context, the access key ID that
+// signed it.
+type callerKey struct{}
+
+// writerFor is the writer of an export a call with ctx starts.
+func (e *Endpoint) writerFor(ctx context.Context) ObjectWriter {
+	if e.cfg.S3As != nil {
+		key, _ := ctx.Value(callerKey{}).(string)
+		return e.cfg.S3As(key)
+	}
+	return e.cfg.S3
 }
 
 // apiError is an error answer in the JSON protocol: the SDK takes the

@@ -71,6 +71,8 @@ type export struct {
 	id    string
 	desc  description
 	table tableDesc
+	// writer writes its objects as the principal that started it.
+	writer ObjectWriter
 }
 
 // request is ExportTableToPointInTime's input.
@@ -163,7 +165,7 @@ func (e *Endpoint) exportTable(ctx context.Context, body []byte) (any, error) {
 	}
 
 	id := fmt.Sprintf("%014d-%08x", now.UnixMilli(), rand.Uint32())
-	ex := &export{id: id, table: t, desc: description{
+	ex := &export{id: id, table: t, writer: e.writerFor(ctx), desc: description{
 		ExportArn: t.TableArn + "/export/" + id, ExportStatus: statusInProgress,
 		StartTime: epoch(now), TableArn: t.TableArn, TableId: t.id(), ExportTime: epoch(exportTime),
 		ClientToken: in.ClientToken, S3Bucket: in.S3Bucket, S3BucketOwner: in.S3BucketOwner, S3Prefix: in.S3Prefix,
@@ -316,7 +318,7 @@ func optional(s string) *string {
 func (e *Endpoint) write(ctx context.Context, ex *export, items []json.RawMessage) result {
 	d := ex.desc
 	dir := exportDir(d.S3Prefix, ex.id)
-	if _, err := e.put(ctx, d, dir+"/_started", nil); err != nil {
+	if _, err := e.put(ctx, ex.writer, d, dir+"/_started", nil); err != nil {
 		return result{err: err}
 	}
 	files, bytesTotal, err := split(items, ex.table.hashKey(), e.cfg.DataFiles)
@@ -326,7 +328,7 @@ func (e *Endpoint) write(ctx context.Context, ex *export, items []json.RawMessag
 	var manifest bytes.Buffer
 	for _, f := range files {
 		key := dir + "/data/" + dataFileName()
-		out, err := e.put(ctx, d, key, f.gz)
+		out, err := e.put(ctx, ex.writer, d, key, f.gz)
 		if err != nil {
 			return result{err: err}
 		}
@@ -337,7 +339,7 @@ func (e *Endpoint) write(ctx context.Context, ex *export, items []json.RawMessag
 		manifest.WriteByte('\n')
 	}
 	filesKey := dir + "/manifest-files.json"
-	if err := e.putWithChecksum(ctx, d, filesKey, manifest.Bytes()); err != nil {
+	if err := e.putWithChecksum(ctx, ex.writer, d, filesKey, manifest.Bytes()); err != nil {
 		return result{err: err}
 	}
 	s, _ := json.Marshal(summary{
@@ -348,24 +350,24 @@ func (e *Endpoint) write(ctx context.Context, ex *export, items []json.RawMessag
 		ManifestFilesS3Key: filesKey, BilledSizeBytes: bytesTotal, ItemCount: int64(len(items)), OutputFormat: formatJSON,
 	})
 	summaryKey := dir + "/manifest-summary.json"
-	if err := e.putWithChecksum(ctx, d, summaryKey, s); err != nil {
+	if err := e.putWithChecksum(ctx, ex.writer, d, summaryKey, s); err != nil {
 		return result{err: err}
 	}
 	return result{items: int64(len(items)), bytes: bytesTotal, manifest: summaryKey}
 }
 
-func (e *Endpoint) putWithChecksum(ctx context.Context, d description, key string, body []byte) error {
-	if _, err := e.put(ctx, d, key, body); err != nil {
+func (e *Endpoint) putWithChecksum(ctx context.Context, w ObjectWriter, d description, key string, body []byte) error {
+	if _, err := e.put(ctx, w, d, key, body); err != nil {
 		return err
 	}
 	sum := md5.Sum(body)
-	_, err := e.put(ctx, d, strings.TrimSuffix(key, ".json")+".checksum", []byte(hex.EncodeToString(sum[:])))
+	_, err := e.put(ctx, w, d, strings.TrimSuffix(key, ".json")+".checksum", []byte(hex.EncodeToString(sum[:])))
 	return err
 }
 
 // put writes one object with the export's encryption settings, as AWS
 // writes with the S3SseAlgorithm and key it was given.
-func (e *Endpoint) put(ctx context.Context, d description, key string, body []byte) (*s3.PutObjectOutput, error) {
+func (e *Endpoint) put(ctx context.Context, w ObjectWriter, d description, key string, body []byte) (*s3.PutObjectOutput, error) {
 	in := &s3.PutObjectInput{Bucket: aws.String(d.S3Bucket), Key: aws.String(key), Body: bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body)))}
 	if d.S3BucketOwner != "" {
@@ -377,7 +379,7 @@ func (e *Endpoint) put(ctx context.Context, d description, key string, body []by
 			in.SSEKMSKeyId = aws.String(d.S3SseKmsKeyId)
 		}
 	}
-	out, err := e.cfg.S3.PutObject(ctx, in)
+	out, err := w.PutObject(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("put s3://%s/%s: %w", d.S3Bucket, key, err)
 	}
