@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbstream/pipeline/internal/objectkey"
+	"github.com/ddbstream/pipeline/internal/replay/errorlist"
+	"github.com/ddbstream/pipeline/internal/testing/authz"
 	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
 )
 
@@ -42,6 +45,7 @@ func startPipeline(t *testing.T, opts Options) *Pipeline {
 	}
 	t.Cleanup(func() {
 		p.Stop()
+		recorded.add(p.Recorded(t.Name()))
 		if t.Failed() {
 			t.Logf("streamer log tail:\n%s", tail(p.StreamerLogs.String(), 3000))
 			t.Logf("forwarder log tail:\n%s", tail(p.ForwarderLogs.String(), 3000))
@@ -74,10 +78,31 @@ func sharedFunctions(t *testing.T, root string) string {
 	return functions.dir
 }
 
+// recorded gathers the AWS requests every test's pipeline made, which
+// TestMain evaluates once all have run.
+var recorded recordedRequests
+
+type recordedRequests struct {
+	mu   sync.Mutex
+	recs []authz.Recorded
+}
+
+func (r *recordedRequests) add(recs []authz.Recorded) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, recs...)
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if functions.dir != "" {
 		_ = os.RemoveAll(functions.dir)
+	}
+	if code == 0 && len(recorded.recs) > 0 {
+		if err := authorizeRecorded(recorded.recs); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL: the recorded AWS requests:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
@@ -274,6 +299,17 @@ func TestPoisonRecordIsKeptAndDoesNotBlock(t *testing.T) {
 	}
 	if len(p.StreamerFailures()) != 0 {
 		t.Errorf("poison blocked the shard: %+v", p.StreamerFailures())
+	}
+	// ddbstream errors finds it, as the errors principal: its requests are
+	// evaluated against its policy with the rest (TestMain).
+	for _, table := range []string{p.Opts.Table, ""} {
+		rep, err := errorlist.Run(context.Background(), errorlist.Config{Bucket: p.Opts.Bucket, Prefix: p.Opts.Prefix, Table: table}, p.As(ErrorsPrincipal).S3)
+		if err != nil {
+			t.Fatalf("ddbstream errors --table %q: %v", table, err)
+		}
+		if rep.ByTable[p.Opts.Table] != len(errs) {
+			t.Errorf("ddbstream errors --table %q: %d records of table %s, expect %d: %+v", table, rep.ByTable[p.Opts.Table], p.Opts.Table, len(errs), rep)
+		}
 	}
 }
 

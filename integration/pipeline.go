@@ -153,8 +153,10 @@ const (
 // that is sound locally).
 const streamLabelBackdate = orderkey.SnapshotMargin + time.Minute
 
-// SecretName is the local Databricks secret's name.
-const SecretName = "local/databricks"
+// SecretName is the local Databricks secret's name: the one make synth's
+// example context gives the stack (databricksSecretName), which the
+// forwarder's policy names and the recorded requests are evaluated against.
+const SecretName = "databricks/pipeline"
 
 // StreamerFailureQueue is the streamer's on-failure queue on the local
 // SQS endpoint: the mapping's destination, as the stack's
@@ -166,6 +168,11 @@ const StreamerFailureQueue = "streamer-failures"
 // the converter, as the stack's converter on-failure queue (output
 // ExportConverterFailureQueueUrl), which ddbstream redrive reads.
 const ConverterFailureQueue = "export-converter-failures"
+
+// ForwarderFailureQueue is the forwarder's on-failure queue on the local
+// SQS endpoint (the stack's ForwarderFailureQueue): events Lambda gave up
+// on after its asynchronous retries, as AWS's invocation record.
+const ForwarderFailureQueue = "forwarder-failures"
 
 // PlannerFailureQueue is the export planner's on-failure queue on the
 // local SQS endpoint (the stack's ExportPlannerFailureQueueUrl): the
@@ -248,9 +255,10 @@ type Pipeline struct {
 	// (ConverterFailureQueue) on SQS: Lambda sends it AWS's invocation
 	// record of each conversion it gives up on (also in Lambda.Failed).
 	ConverterFailureQueueURL string
-	// PlannerFailureQueueURL is the planner's (PlannerFailureQueue).
-	PlannerFailureQueueURL string
-	SQSClient              *sqs.Client
+	// PlannerFailureQueueURL is the planner's (PlannerFailureQueue), and
+	// ForwarderFailureQueueURL the forwarder's (ForwarderFailureQueue).
+	PlannerFailureQueueURL, ForwarderFailureQueueURL string
+	SQSClient                                        *sqs.Client
 	// LambdaClient is the SDK's Lambda client on the Invoke endpoint, as
 	// ddbstream redrive invokes the export functions.
 	LambdaClient *lambda.Client
@@ -413,11 +421,13 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.SQS.CreateQueue(StreamerFailureQueue)
 	p.SQS.CreateQueue(ConverterFailureQueue)
 	p.SQS.CreateQueue(PlannerFailureQueue)
+	p.SQS.CreateQueue(ForwarderFailureQueue)
 	sqsSrv := p.serve(p.Requests.Handler(p.SQS, ""), false)
 	p.endpoints.sqs = sqsSrv.URL
 	p.StreamerFailureQueueURL = sqsapi.URL(sqsSrv.URL, StreamerFailureQueue)
 	p.ConverterFailureQueueURL = sqsapi.URL(sqsSrv.URL, ConverterFailureQueue)
 	p.PlannerFailureQueueURL = sqsapi.URL(sqsSrv.URL, PlannerFailureQueue)
+	p.ForwarderFailureQueueURL = sqsapi.URL(sqsSrv.URL, ForwarderFailureQueue)
 	p.SQSClient = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(sqsSrv.URL) })
 
 	p.PlannerRoute = &eventbus.Route{Name: "export planner", Rule: eventrule.ExportManifest(opts.Bucket, p.ExportPrefix),
@@ -433,7 +443,17 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 			}
 		}}
 	p.Relay = &eventbus.Relay{Bucket: opts.Bucket, Prefix: opts.Prefix, Retries: 2,
-		RetryDelay: 300 * time.Millisecond, Duplicate: opts.DuplicateEvents, Routes: []*eventbus.Route{p.PlannerRoute}}
+		RetryDelay: 300 * time.Millisecond, Duplicate: opts.DuplicateEvents, Routes: []*eventbus.Route{p.PlannerRoute},
+		// As the deployed forwarder's on-failure destination.
+		OnFailure: func(ev []byte, attempts int, fnErr error) {
+			rec, err := lambdarecord.Invocation{FunctionARN: FunctionARN(ForwarderFunction) + ":$LATEST",
+				Payload: ev, Attempts: attempts, ErrorPayload: lambdarecord.ErrorPayload(fnErr), RequestID: lambdarecord.NewRequestID(),
+				At: time.Now()}.Record()
+			if err == nil {
+				p.destination(ForwarderPrincipal, p.ForwarderFailureQueueURL)
+				_, _ = p.SQS.Send(ForwarderFailureQueue, string(rec)) // unsent, it stays in Relay.Failed
+			}
+		}}
 	relaySrv := p.serve(p.Relay, false)
 	s3Log, err := p.logFile("versitygw.log")
 	if err != nil {
@@ -619,7 +639,12 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		return fnErr, err
 	}
 	// The event source mapping reads the stream with the streamer's
-	// execution role.
+	// execution role, which must also allow dynamodb:ListStreams: Lambda
+	// refuses a mapping without it
+	// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html).
+	// The poller knows its stream and lists none, so the call is recorded
+	// as the mapping's.
+	p.Requests.Add(StreamerPrincipal, iam.Call{Service: "dynamodbstreams", Operation: "ListStreams"})
 	p.Poller = poller.New(poller.Config{
 		StreamARN: p.StreamARN, FunctionARN: StreamerFunctionARN, Endpoint: p.endpoints.streams, Region: "us-east-1", Credentials: credentialsOf(StreamerPrincipal),
 		BatchSize: opts.BatchSize, BatchingWindow: opts.BatchingWindow, MaxRetryAttempts: opts.MaxRetryAttempts,

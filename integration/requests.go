@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +65,10 @@ func (p *Pipeline) As(principal string) Clients {
 	}
 }
 
+// StreamLabel is the label the recorded requests give the table's stream
+// (each run creates the table, and so its stream, afresh).
+const StreamLabel = "local"
+
 // LogGroup is a local function's log group.
 func LogGroup(function string) string { return "/aws/lambda/" + function }
 
@@ -73,6 +78,15 @@ func LogGroup(function string) string { return "/aws/lambda/" + function }
 // (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html).
 func (p *Pipeline) Recorded(where string) []authz.Recorded {
 	out := p.Requests.Entries(where)
+	// The table's stream under one label, whatever the run's: Options.Env
+	// resolves the stack's stream with it, so that the policies name this
+	// stream exactly and a read of any other stream is denied.
+	stream := p.StreamARN[:strings.LastIndexByte(p.StreamARN, '/')+1] + StreamLabel
+	for i := range out {
+		if out[i].Call.Stream == p.StreamARN {
+			out[i].Call.Stream = stream
+		}
+	}
 	day := time.Now().UTC().Format("2006/01/02")
 	for _, fn := range []struct {
 		name string

@@ -157,7 +157,23 @@ func run() int {
 		float64(load.Total)/total.Seconds(), load.Total, total.Round(time.Millisecond))
 	fmt.Print(integration.BackfillSummary(bf))
 	fmt.Print(integration.ReconcileSummary(rec))
-	if !r.ExactlyOnce || rec.Differences() > 0 {
+	// Every AWS request the run made, by each function and ddbstream
+	// subcommand, against what the stack would deploy. Stopped first, so
+	// that no request is still in flight.
+	p.Stop()
+	authorized := false
+	if auth, err := integration.Authorize(ctx, root, p.Opts, p.Recorded("make local")); err != nil {
+		fmt.Printf("AWS requests allowed:         unknown: %v\n", err)
+	} else {
+		fmt.Print(auth.Summary())
+		if err := auth.Err(); err != nil {
+			fmt.Printf("AWS requests allowed:         NO: %v\n", err)
+		} else {
+			authorized = true
+			fmt.Printf("AWS requests allowed:         YES (%d distinct requests, by the stack's and the operator policies)\n", auth.Requests)
+		}
+	}
+	if !r.ExactlyOnce || rec.Differences() > 0 || !authorized {
 		return 1
 	}
 	return 0

@@ -33,6 +33,9 @@ type Relay struct {
 	// Wait and Changed report when the retries are over.
 	Retries    int
 	RetryDelay time.Duration
+	// OnFailure is the forwarder's on-failure destination, as
+	// Route.OnFailure is a route's.
+	OnFailure func(event []byte, attempts int, fnErr error)
 	// Duplicate delivers every event twice, to every target, as
 	// at-least-once delivery may.
 	Duplicate bool
@@ -160,8 +163,12 @@ func (r *Relay) deliver(ctx context.Context, rt *Route, ev []byte) {
 			return
 		}
 		if attempt >= retries {
-			if rt.OnFailure != nil {
-				rt.OnFailure(ev, attempt+1, fnErr)
+			onFailure := rt.OnFailure
+			if rt == r.forwarder {
+				onFailure = r.OnFailure
+			}
+			if onFailure != nil {
+				onFailure(ev, attempt+1, fnErr)
 			}
 			rt.mu.Lock()
 			rt.failed = append(rt.failed, ev)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -253,7 +254,7 @@ func (p *Poller) shard(ctx context.Context, shardID string) error {
 	var first time.Time
 	for {
 		if iter != "" && len(buf) < p.cfg.BatchSize {
-			recs, next, err := p.getRecords(ctx, iter, p.cfg.BatchSize-len(buf))
+			recs, next, err := p.readRecords(ctx, iter, p.cfg.BatchSize-len(buf))
 			if err != nil {
 				return err
 			}
@@ -291,6 +292,37 @@ func (p *Poller) shard(ctx context.Context, shardID string) error {
 // getRecords calls GetRecords over HTTP, signed, and keeps each record's
 // JSON as DynamoDB sent it, as the Lambda service passes it on, but for a
 // userIdentity, which the event names differently (lambdaShape).
+// transientError is a GetRecords that failed on the way (the connection,
+// a cut answer), not one the stream refused.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// readAttempts bounds the attempts at one GetRecords that fails on the
+// way: the event source mapping retries reading the stream rather than
+// stop, and a shard iterator stays valid for 15 minutes
+// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetShardIterator.html),
+// so the same one is asked again.
+const readAttempts = 5
+
+// readRecords is getRecords, asked again after RetryDelay when it fails
+// on the way.
+func (p *Poller) readRecords(ctx context.Context, iter string, limit int) ([]record, string, error) {
+	for attempt := 1; ; attempt++ {
+		recs, next, err := p.getRecords(ctx, iter, limit)
+		var transient *transientError
+		if err == nil || !errors.As(err, &transient) || attempt == readAttempts {
+			return recs, next, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, "", nil
+		case <-time.After(p.cfg.RetryDelay):
+		}
+	}
+}
+
 func (p *Poller) getRecords(ctx context.Context, iter string, limit int) ([]record, string, error) {
 	body, _ := json.Marshal(map[string]any{"ShardIterator": iter, "Limit": min(limit, 1000)})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.Endpoint, bytes.NewReader(body))
@@ -312,12 +344,12 @@ func (p *Poller) getRecords(ctx context.Context, iter string, limit int) ([]reco
 		if ctx.Err() != nil {
 			return nil, "", nil
 		}
-		return nil, "", fmt.Errorf("get records: %w", err)
+		return nil, "", &transientError{fmt.Errorf("get records: %w", err)}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, "", err
+		return nil, "", &transientError{fmt.Errorf("get records: read the answer: %w", err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("get records: HTTP %d: %s", resp.StatusCode, raw)

@@ -243,7 +243,17 @@ func Evaluate(ctx context.Context, sim *iamsim.Simulator, s *Stack, recs []Recor
 				Authorization: sl.auth, Decision: res.Decision, Explanation: why, Calls: sl.calls})
 			continue
 		}
-		used.mark(sl.principal, sl.auth, res.Grants)
+		// The simulator takes a wildcard in a request's resource (a
+		// ListExports on "*", a DescribeStacks by name on stack/<name>/*)
+		// as a pattern, which any overlapping grant allows. AWS does not:
+		// so one of the identity statements that allowed it must name the
+		// resource as written (a "*" grant for a "*" request), which mark
+		// matches literally.
+		if !used.mark(sl.principal, sl.auth, res.Grants) && strings.ContainsAny(sl.auth.Resource, "*?") && len(sl.principal.Policies) > 0 {
+			rep.Denied = append(rep.Denied, Denial{Principal: sl.principal.Name, Call: sl.first.Call, Where: sl.first.Where,
+				Authorization: sl.auth, Decision: iamsim.Invalid, Calls: sl.calls,
+				Explanation: "the request's resource holds a wildcard, and no identity statement that allowed it (" + res.Explanation + ") names it as written"})
+		}
 	}
 	for _, x := range invalid {
 		rep.Distinct[x.Principal]++

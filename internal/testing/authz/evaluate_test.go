@@ -352,6 +352,9 @@ func TestUnusedGrantsAndReasons(t *testing.T) {
 	for _, g := range want {
 		all = append(all, g+" -- reached only under a fault the tests do not inject")
 	}
+	for _, p := range []string{"exportconverter", "exportplanner", "streamer"} {
+		all = append(all, p+" * -- not run in this test")
+	}
 	used := "forwarder forwarder/ReadObjects s3:GetObject " + objects + " -- read every object"
 	tests := []struct {
 		name  string
@@ -364,6 +367,8 @@ func TestUnusedGrantsAndReasons(t *testing.T) {
 		{"a reason for a grant gone fails", append(append([]string{}, all...), "streamer streamer/Gone s3:PutObject * -- no longer granted"), []string{"streamer streamer/Gone"}},
 		{"a line without a reason fails", append(append([]string{}, all...), want[0]), []string{"want <principal> <policy>/<sid> <action> <resource> -- <reason>"}},
 		{"a grant given two reasons fails", append(append([]string{}, all...), all[0]), []string{"has a reason already on line 3"}},
+		{"a principal that made no request needs a line", all[:len(all)-1], []string{"streamer * -- <why no request of it is recorded>"}},
+		{"a line for a principal that made requests is stale", append(append([]string{}, all...), "forwarder * -- never runs"), []string{"forwarder * (it made requests, or is gone)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -507,5 +512,38 @@ func TestEvaluateVolume(t *testing.T) {
 	// (the same for every key: one).
 	if rep.Requests != 1501 || rep.Calls != 1500 {
 		t.Errorf("%d requests for %d calls, want 1501 for 1500", rep.Requests, rep.Calls)
+	}
+}
+
+// TestWildcardRequestNeedsAWildcardGrant: a request on "*" (ListExports
+// without a table) is allowed by a statement granting it on "*", and is
+// invalid when the only grant names one table, which the simulator alone
+// would take as a match.
+func TestWildcardRequestNeedsAWildcardGrant(t *testing.T) {
+	sim := iamsim.Require(t)
+	s := load(t, golden(t), nil)
+	policy := func(resource string) map[string]any {
+		return map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+			"Sid": "ListExports", "Effect": "Allow", "Action": "dynamodb:ListExports", "Resource": resource}}}
+	}
+	table := "arn:aws:dynamodb:" + region + ":" + account + ":table/Orders"
+	for _, tc := range []struct {
+		principal, resource string
+		want                iamsim.Decision // "" allowed
+	}{
+		{"wide", "*", ""},
+		{"narrow", table, iamsim.Invalid},
+	} {
+		if err := s.AddOperator(tc.principal, policy(tc.resource)); err != nil {
+			t.Fatal(err)
+		}
+		rep := evaluate(t, sim, s, []Recorded{rec(tc.principal, iam.Call{Service: "dynamodb", Operation: "ListExports"})})
+		var got iamsim.Decision
+		if len(rep.Denied) > 0 {
+			got = rep.Denied[0].Decision
+		}
+		if got != tc.want {
+			t.Errorf("ListExports granted on %s: got %q, want %q (%v)", tc.resource, got, tc.want, rep.Err())
+		}
 	}
 }

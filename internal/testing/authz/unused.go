@@ -113,8 +113,10 @@ func patterns(st map[string]any, key, notKey string) ([]string, bool) {
 type usedGrants map[UnusedGrant]bool
 
 // mark records the patterns of the statements that allowed a request
-// (the simulator's grants) which match its action and resource.
-func (u usedGrants) mark(p *Principal, a iam.Authorization, grants []iamsim.Grant) {
+// (the simulator's grants) which match its action and resource, and
+// reports whether any did.
+func (u usedGrants) mark(p *Principal, a iam.Authorization, grants []iamsim.Grant) bool {
+	marked := false
 	for _, g := range grants {
 		if g.Policy == "resource" {
 			continue
@@ -134,12 +136,14 @@ func (u usedGrants) mark(p *Principal, a iam.Authorization, grants []iamsim.Gran
 					for _, rp := range st.resources {
 						if matchResource(rp, a.Resource) {
 							u[UnusedGrant{Principal: p.Name, Policy: pol.Name, Sid: st.sid, Action: ap, Resource: rp}] = true
+							marked = true
 						}
 					}
 				}
 			}
 		}
 	}
+	return marked
 }
 
 // unused are a principal's Allow patterns not marked.
@@ -217,6 +221,11 @@ const reasonSeparator = " -- "
 //
 //	<principal> <policy>/<sid> <action> <resource> -- <why it is kept>
 //
+// and every principal with policies that made no request at all (whose
+// grants are then not measured) a line
+//
+//	<principal> * -- <why no request of it is recorded>
+//
 // (the grant as UnusedText writes it), and every line must name a grant
 // that is unused: a reason for a grant now used, or gone, is stale. Blank
 // lines and lines starting with # are comments. The error lists the lines
@@ -232,6 +241,9 @@ func CheckUnused(r *Report, path string) error {
 func checkReasons(r *Report, data []byte, name string) error {
 	var errs []error
 	reasons := map[string]int{} // grant line to its line number
+	// notExercised are the lines "<principal> * -- why": a principal no
+	// recorded request exercised, none of whose grants is measured.
+	notExercised := map[string]int{}
 	for n, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -239,6 +251,10 @@ func checkReasons(r *Report, data []byte, name string) error {
 		}
 		grant, why, ok := strings.Cut(line, reasonSeparator)
 		fields := strings.Fields(grant)
+		if ok && strings.TrimSpace(why) != "" && len(fields) == 2 && fields[1] == "*" {
+			notExercised[fields[0]] = n + 1
+			continue
+		}
 		if !ok || strings.TrimSpace(why) == "" || len(fields) != 4 || !strings.Contains(fields[1], "/") {
 			errs = append(errs, fmt.Errorf("%s:%d: want <principal> <policy>/<sid> <action> <resource>%s<reason>, got %q", name, n+1, reasonSeparator, line))
 			continue
@@ -262,6 +278,18 @@ func checkReasons(r *Report, data []byte, name string) error {
 	for key, n := range reasons {
 		if !unused[key] {
 			stale = append(stale, fmt.Sprintf("%s:%d: %s", name, n, key))
+		}
+	}
+	exercised := map[string]bool{}
+	for _, p := range r.Unexercised {
+		exercised[p] = false
+		if _, ok := notExercised[p]; !ok {
+			missing = append(missing, p+" *"+reasonSeparator+"<why no request of it is recorded>")
+		}
+	}
+	for p, n := range notExercised {
+		if _, listed := exercised[p]; !listed {
+			stale = append(stale, fmt.Sprintf("%s:%d: %s * (it made requests, or is gone)", name, n, p))
 		}
 	}
 	sort.Strings(stale)
