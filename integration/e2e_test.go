@@ -99,10 +99,12 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(functions.dir)
 	}
 	if code == 0 && len(recorded.recs) > 0 {
+		start := time.Now()
 		if err := authorizeRecorded(recorded.recs); err != nil {
 			fmt.Fprintln(os.Stderr, "FAIL: the recorded AWS requests:", err)
 			code = 1
 		}
+		fmt.Printf("authz: evaluated in %s\n", time.Since(start).Round(time.Millisecond))
 	}
 	os.Exit(code)
 }

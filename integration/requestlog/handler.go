@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ddbstream/pipeline/iam"
+	"github.com/ddbstream/pipeline/internal/testing/responsestatus"
 )
 
 // Handler records every request to next, by the principal whose access
@@ -30,14 +31,14 @@ func (l *Log) Handler(next http.Handler, upstreamAccessKey string) http.Handler 
 			h := r.Header.Get("Authorization")
 			r.Header.Set("Authorization", h[:cred.keyStart]+upstreamAccessKey+h[cred.keyStart+len(cred.keyID):])
 		}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &responsestatus.Writer{ResponseWriter: w}
 		defer func() {
 			// A handler that panics (ReverseProxy does, with
 			// http.ErrAbortHandler, when the client goes away mid-answer)
 			// still made the request: it is recorded before the panic goes
 			// on, with the status it had sent, if any.
 			p := recover()
-			status := rec.status
+			status := rec.Status
 			if status == 0 && p == nil {
 				status = http.StatusOK // net/http's answer to a handler that wrote nothing
 			}
@@ -163,35 +164,3 @@ func parse(r *http.Request, cred credential) []iam.Call {
 	return []iam.Call{{Service: cred.service, Operation: UnknownOperation + cred.service + " request without X-Amz-Target: " + r.Method + " " + r.URL.Path}}
 }
 
-// statusRecorder passes a response on and keeps its status.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader keeps the final status; 1xx answers (100 Continue, which a
-// reverse proxy passes on) come before it.
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush keeps http.Flusher working through the recorder: a reverse proxy
-// flushes streamed answers, and long-polling endpoints their headers.
-func (w *statusRecorder) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection's own writer.
-func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

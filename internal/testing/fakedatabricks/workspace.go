@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ddbstream/pipeline/internal/testing/responsestatus"
 )
 
 // Request is one request the workspace received, kept so that tests can
@@ -136,26 +138,6 @@ func (w *Workspace) authorized(token string) bool {
 	return token != "" && ok && (exp.IsZero() || w.now().Before(exp))
 }
 
-// recorder notes the status answered; 0 means nothing was answered.
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
 // API paths, as the client (internal/databricks) calls them.
 const (
 	tokenPath      = "/oidc/v1/token"
@@ -168,14 +150,14 @@ const (
 // ServeHTTP implements http.Handler: it records the request, applies the
 // first matching fault, authenticates, and routes by API.
 func (w *Workspace) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	rec := &recorder{ResponseWriter: rw}
+	rec := &responsestatus.Writer{ResponseWriter: rw}
 	bearer, isBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !isBearer {
 		bearer = ""
 	}
 	defer func() {
 		w.mu.Lock()
-		w.requests = append(w.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status, Bearer: bearer})
+		w.requests = append(w.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.Status, Bearer: bearer})
 		w.mu.Unlock()
 	}()
 	if f, ok := w.takeFault(r); ok {
