@@ -53,6 +53,13 @@ func synth(t *testing.T, p Props, bundle bool, outdir string) synthesized {
 
 func synthWith(t *testing.T, p Props, bundle bool, outdir string, flags bool) synthesized {
 	t.Helper()
+	return synthStack(t, "TestPipeline", p, bundle, outdir, flags)
+}
+
+// synthStack is synthWith for a stack of the given ID: the names CDK
+// generates (the bucket's, the Unity Catalog role's) hash it.
+func synthStack(t *testing.T, id string, p Props, bundle bool, outdir string, flags bool) synthesized {
+	t.Helper()
 	// The feature flags of cdk.json, as `cdk synth` applies them.
 	var cdkJSON struct {
 		Context map[string]any `json:"context"`
@@ -76,7 +83,7 @@ func synthWith(t *testing.T, p Props, bundle bool, outdir string, flags bool) sy
 		props.Outdir = jsii.String(outdir)
 	}
 	app := awscdk.NewApp(props)
-	stack := NewPipelineStack(app, "TestPipeline", &StackProps{Pipeline: p})
+	stack := NewPipelineStack(app, id, &StackProps{Pipeline: p})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	tpl := assertions.Template_FromStack(stack, nil)
 	raw, err = json.Marshal(tpl.ToJSON())
