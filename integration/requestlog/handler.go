@@ -163,4 +163,3 @@ func parse(r *http.Request, cred credential) []iam.Call {
 	}
 	return []iam.Call{{Service: cred.service, Operation: UnknownOperation + cred.service + " request without X-Amz-Target: " + r.Method + " " + r.URL.Path}}
 }
-
