@@ -152,8 +152,9 @@ func (d Deployment) Authorize(c Call) ([]Authorization, error) {
 		// the bucket, Amazon S3 returns an HTTP status code 404 Not Found
 		// error"). AWS does not document the s3:prefix it sets: the key,
 		// as Ceph's RGW does "to match aws behavior"
-		// (https://github.com/ceph/ceph/pull/68577). Nothing is read, so
-		// nothing is decrypted.
+		// (https://github.com/ceph/ceph/pull/68577), and as a user found
+		// AWS evaluate it (https://github.com/kopia/kopia/pull/3072).
+		// Nothing is read, so nothing is decrypted.
 		for _, a := range op.NotFound {
 			au, err := d.own(name, a, c)
 			if err != nil {
