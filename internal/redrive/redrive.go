@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +13,6 @@ import (
 	"github.com/ddbstream/pipeline/internal/databricks"
 	"github.com/ddbstream/pipeline/internal/deployed"
 	"github.com/ddbstream/pipeline/internal/forwarder"
-	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/redeliver"
 	"github.com/ddbstream/pipeline/internal/secret"
 	"github.com/ddbstream/pipeline/internal/streamer"
@@ -177,8 +173,9 @@ type MessageReport struct {
 	Range   string
 	Records int
 	// Keys are the objects the batch was written to (or would be, in a
-	// dry run); Existing those of them S3 already held (412: an earlier
-	// attempt had made them durable).
+	// dry run; on a failure, those written before it), as the streamer's
+	// Write reports them; Existing those of them S3 already held (412: an
+	// earlier attempt had made them durable).
 	Keys, Existing []string
 	// Objects are the forwarder's objects and what became of each.
 	Objects []redeliver.Outcome
@@ -336,15 +333,13 @@ type run struct {
 	clients Clients
 
 	writer, dry *streamer.Handler
-	log         *streamerLog
-	recorder    *recordingPutter
 	deliverer   *redeliver.Deliverer
 }
 
 func (r *run) progress(p Progress) { r.cfg.Progress(p) }
 
 // streamerHandlers builds the streamer's handler twice: writing through
-// S3, and, for a dry run, through a recorder that writes nothing.
+// S3, and, for a dry run, through a putter that writes nothing.
 func (r *run) streamerHandlers(ctx context.Context) error {
 	if r.cfg.Streamer == nil {
 		if r.cfg.StreamerFunction == "" || r.clients.Functions == nil {
@@ -360,13 +355,11 @@ func (r *run) streamerHandlers(ctx context.Context) error {
 		}
 		r.cfg.Streamer = &c
 	}
-	r.log = &streamerLog{}
-	r.recorder = &recordingPutter{}
 	var err error
-	if r.writer, err = streamer.New(r.clients.S3, *r.cfg.Streamer, function.WithLogger(slog.New(r.log))); err != nil {
+	if r.writer, err = streamer.New(r.clients.S3, *r.cfg.Streamer); err != nil {
 		return &Error{Msg: "the deployed streamer's settings do not validate", Err: err, Remedy: "fix the streamer's environment (make deploy), then run again"}
 	}
-	if r.dry, err = streamer.New(r.recorder, *r.cfg.Streamer); err != nil {
+	if r.dry, err = streamer.New(discardPutter{}, *r.cfg.Streamer); err != nil {
 		return &Error{Msg: "the deployed streamer's settings do not validate", Err: err}
 	}
 	return nil
@@ -423,22 +416,15 @@ func (r *run) streamerMessage(ctx context.Context, m sqstypes.Message) (MessageR
 	h := r.writer
 	if r.cfg.DryRun {
 		h = r.dry
-		r.recorder.reset()
-	} else {
-		r.log.reset()
 	}
-	resp, err := h.Handle(ctx, payload)
-	if r.cfg.DryRun {
-		rep.Keys = r.recorder.take()
-	} else {
-		rep.Keys, rep.Existing = r.log.take()
-	}
+	res, err := h.Write(ctx, payload)
+	rep.Keys, rep.Existing = res.Written, res.Existing
 	switch {
 	case err != nil:
 		rep.Outcome, rep.Error = OutcomeFailed, fmt.Sprintf("streamer: %v", err)
 		return rep, false
-	case len(resp.BatchItemFailures) > 0:
-		rep.Outcome, rep.Error = OutcomeFailed, fmt.Sprintf("streamer: records from sequence number %s on are not durable", resp.BatchItemFailures[0].ItemIdentifier)
+	case res.ResumeAt != "":
+		rep.Outcome, rep.Error = OutcomeFailed, fmt.Sprintf("streamer: records from sequence number %s on are not durable", res.ResumeAt)
 		return rep, false
 	case r.cfg.DryRun:
 		rep.Outcome = OutcomeWouldRedrive
@@ -473,74 +459,10 @@ func (r *run) forwarderMessage(ctx context.Context, m sqstypes.Message) (Message
 	return rep, true
 }
 
-// recordingPutter stands in for S3 in a dry run: it notes the keys the
-// streamer would write and writes nothing.
-type recordingPutter struct {
-	mu   sync.Mutex
-	keys []string
-}
+// discardPutter stands in for S3 in a dry run: it accepts every object
+// and keeps none, so the streamer names the keys it would write.
+type discardPutter struct{}
 
-func (p *recordingPutter) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	if in.Body != nil {
-		_, _ = io.Copy(io.Discard, in.Body)
-	}
-	p.mu.Lock()
-	p.keys = append(p.keys, aws.ToString(in.Key))
-	p.mu.Unlock()
+func (discardPutter) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	return &s3.PutObjectOutput{}, nil
 }
-
-func (p *recordingPutter) reset() { p.mu.Lock(); p.keys = nil; p.mu.Unlock() }
-
-func (p *recordingPutter) take() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := p.keys
-	p.keys = nil
-	return k
-}
-
-// streamerLog reads the streamer's own log lines for the keys it wrote:
-// "batch written" names them (key, errorsKey), and "object already
-// written by an earlier attempt" those S3 already held (412).
-type streamerLog struct {
-	mu             sync.Mutex
-	keys, existing []string
-}
-
-func (l *streamerLog) reset() { l.mu.Lock(); l.keys, l.existing = nil, nil; l.mu.Unlock() }
-
-func (l *streamerLog) take() (keys, existing []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	keys, existing = l.keys, l.existing
-	l.keys, l.existing = nil, nil
-	return keys, existing
-}
-
-func (l *streamerLog) Enabled(context.Context, slog.Level) bool { return true }
-
-func (l *streamerLog) Handle(_ context.Context, r slog.Record) error {
-	var found []string
-	r.Attrs(func(a slog.Attr) bool {
-		if (a.Key == "errorsKey" || a.Key == "key") && a.Value.String() != "" {
-			found = append(found, a.Value.String())
-		}
-		return true
-	})
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch r.Message {
-	case "batch written":
-		// errorsKey is written first; list it first.
-		for i := len(found) - 1; i >= 0; i-- {
-			l.keys = append(l.keys, found[i])
-		}
-	case "object already written by an earlier attempt":
-		l.existing = append(l.existing, found...)
-	}
-	return nil
-}
-
-func (l *streamerLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *streamerLog) WithGroup(string) slog.Handler      { return l }

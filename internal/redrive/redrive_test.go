@@ -6,17 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/ddbstream/pipeline/internal/databricks"
 	"github.com/ddbstream/pipeline/internal/forwarder"
+	"github.com/ddbstream/pipeline/internal/function"
 	"github.com/ddbstream/pipeline/internal/objectkey"
 	"github.com/ddbstream/pipeline/internal/streamer"
 	"github.com/ddbstream/pipeline/internal/testing/fakedatabricks"
@@ -481,5 +485,47 @@ func TestExpiredIteratorResumesAfterTheLastRecordRead(t *testing.T) {
 	rep := w.run(t, streamerOnly)
 	if m := rep.Queues[0].Messages[0]; m.Outcome != OutcomeRedriven || m.Records != 12 {
 		t.Errorf("outcome %q with %d records (%s); expect the 12 records redriven", m.Outcome, m.Records, m.Error)
+	}
+}
+
+// TestStreamerReportDoesNotReadLogs: the keys a redrive reports come from
+// the streamer's own account of its writes, not from its log lines: with a
+// streamer whose log goes nowhere, the report still names the key written
+// and, on a second redrive, the key S3 already held.
+func TestStreamerReportDoesNotReadLogs(t *testing.T) {
+	w := newWorld(t)
+	w.stream.add(100, 5, created)
+	cfg := w.cfg
+	cfg.defaults()
+	r := &run{cfg: cfg, queue: w.queues, stream: w.stream, clients: w.clients}
+	ctx := context.Background()
+	if err := r.streamerHandlers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	quiet, err := streamer.New(w.bucket, *r.cfg.Streamer, function.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.writer = quiet
+	m := sqstypes.Message{MessageId: aws.String("m-1"), Body: aws.String(failureRecord(seq(100), seq(104), 5))}
+	first, ok1 := r.streamerMessage(ctx, m)
+	second, ok2 := r.streamerMessage(ctx, m)
+
+	key := dataKey(seq(100), seq(104))
+	for _, c := range []struct {
+		field       string
+		got, expect any
+	}{
+		{"first done", ok1, true},
+		{"first keys", strings.Join(first.Keys, ","), key},
+		{"first existing", strings.Join(first.Existing, ","), ""},
+		{"second done", ok2, true},
+		{"second keys", strings.Join(second.Keys, ","), key},
+		{"second existing", strings.Join(second.Existing, ","), key},
+		{"objects", strings.Join(w.bucket.Keys(), ","), key},
+	} {
+		if c.got != c.expect {
+			t.Errorf("%s: got %v, expect %v", c.field, c.got, c.expect)
+		}
 	}
 }

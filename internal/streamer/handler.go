@@ -44,12 +44,45 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return json.Marshal(resp)
 }
 
-// Handle processes one event. An error means the whole batch must be
-// retried; otherwise the response lists at most one failed record, the
-// lowest sequence number not durably written.
+// Handle processes one event for Lambda: it is Write, answered in the
+// shape of a DynamoDB Streams response. An error means the whole batch
+// must be retried; otherwise the response lists at most one failed
+// record, the lowest sequence number not durably written.
 func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEventResponse, error) {
-	start := h.tel.Now()
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	res, err := h.Write(ctx, payload)
+	if err == nil && res.ResumeAt != "" {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: res.ResumeAt})
+	}
+	return resp, err
+}
+
+// Result is what one Write made durable. It is the streamer's own account
+// of its puts, so that a caller running the streamer outside Lambda
+// (redrive) need not learn it from the log, whose text may change.
+type Result struct {
+	// Written are the keys of the objects S3 holds for the event once
+	// Write returns, in put order (the errors object first); they include
+	// Existing. On a failure they are those put before it.
+	Written []string
+	// Existing are those of Written that S3 already held: the conditional
+	// write answered 412 on a key that proves its content, so an earlier
+	// attempt had made the object durable.
+	Existing []string
+	// ResumeAt is the sequence number of the lowest record not durably
+	// written, the one Lambda resumes at (batchItemFailures); "" when
+	// every record is written, or when Write returns an error because the
+	// whole batch must be retried.
+	ResumeAt string
+}
+
+// Write converts one DynamoDB Streams event (its raw JSON) and writes its
+// objects. An error means the whole batch must be retried; otherwise a
+// non-empty ResumeAt names the lowest record not durably written. It logs
+// and emits the metrics of the batch.
+func (h *Handler) Write(ctx context.Context, payload []byte) (Result, error) {
+	start := h.tel.Now()
+	var res Result
 	b := h.batches.Get().(*batch)
 	defer h.batches.Put(b)
 	b.reset()
@@ -60,19 +93,19 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEv
 	}
 	var syntax *record.SyntaxError
 	if errors.As(err, &syntax) {
-		return resp, h.keepMalformed(ctx, payload, syntax, start)
+		return h.keepMalformed(ctx, payload, syntax, start)
 	}
 	if err != nil {
-		return resp, fmt.Errorf("convert batch: %w", err)
+		return res, fmt.Errorf("convert batch: %w", err)
 	}
 	if n == 0 {
-		return resp, nil
+		return res, nil
 	}
 	h.logNotConverted(ctx, b)
 
 	wctx, cancel := function.WithMargin(ctx, h.cfg.DeadlineMargin)
 	defer cancel()
-	keys := h.putObjects(wctx, b)
+	keys := h.putObjects(wctx, b, &res)
 	v := decide(b.records, b.puts, h.cfg.ReportBatchItemFailures)
 
 	latency := h.tel.Now().Sub(start)
@@ -99,17 +132,17 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEv
 	}
 	if v.err == nil {
 		h.tel.Log.InfoContext(ctx, "batch written", attrs...)
-		return resp, nil
+		return res, nil
 	}
 	attrs = append(attrs, "error", v.err.Error(), "failedRecords", v.failed)
 	if v.whole {
 		h.tel.Log.ErrorContext(ctx, "batch not written; retrying the whole batch", attrs...)
-		return resp, fmt.Errorf("write batch of %d records: %w", n, v.err)
+		return res, fmt.Errorf("write batch of %d records: %w", n, v.err)
 	}
-	attrs = append(attrs, "retryFrom", string(v.resumeAt))
+	res.ResumeAt = string(v.resumeAt)
+	attrs = append(attrs, "retryFrom", res.ResumeAt)
 	h.tel.Log.ErrorContext(ctx, "batch not written; reporting the first unwritten record", attrs...)
-	resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: string(v.resumeAt)})
-	return resp, nil
+	return res, nil
 }
 
 // logNotConverted logs the first maxErrorLines records not converted, and
@@ -125,8 +158,9 @@ func (h *Handler) logNotConverted(ctx context.Context, b *batch) {
 
 // putObjects puts the batch's non-empty objects in put order and stops at
 // the first failure, recording each in b.puts for the partial-failure
-// rule. It returns the key of each object it put ("" for none).
-func (h *Handler) putObjects(ctx context.Context, b *batch) (keys [2]string) {
+// rule and, once S3 holds it, in res. It returns the key of each object it
+// put ("" for none).
+func (h *Handler) putObjects(ctx context.Context, b *batch, res *Result) (keys [2]string) {
 	failed := false
 	for which, o := range b.objects {
 		if o.lines == 0 {
@@ -140,10 +174,23 @@ func (h *Handler) putObjects(ctx context.Context, b *batch) (keys [2]string) {
 			if which == errorsObject {
 				contentType = "application/x-ndjson"
 			}
-			p.made, p.err = true, h.put(ctx, k, o.bytes(), contentType, o.lines, o.seq)
-			failed = p.err != nil
+			var existed bool
+			existed, p.err = h.put(ctx, k, o.bytes(), contentType, o.lines, o.seq)
+			p.made, failed = true, p.err != nil
+			res.add(k.name, existed, p.err)
 		}
 		b.puts = append(b.puts, p)
 	}
 	return keys
+}
+
+// add notes one put: its key counts as written when S3 holds the object.
+func (r *Result) add(key string, existed bool, err error) {
+	if err != nil {
+		return
+	}
+	r.Written = append(r.Written, key)
+	if existed {
+		r.Existing = append(r.Existing, key)
+	}
 }

@@ -258,9 +258,12 @@ func TestPreconditionFailedCountsOnlyForContentProvingKeys(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := newFakeS3()
 			fs.objects[key] = []byte("other records")
-			err := newHandler(t, fs, testConfig()).put(context.Background(), objectKey{key, tc.proves}, []byte("these records"), "application/x-ndjson", 1, [2][]byte{})
+			existed, err := newHandler(t, fs, testConfig()).put(context.Background(), objectKey{key, tc.proves}, []byte("these records"), "application/x-ndjson", 1, [2][]byte{})
 			if got := err != nil; got != tc.wantErr {
 				t.Fatalf("put error: got %v, want an error: %v", err, tc.wantErr)
+			}
+			if existed != !tc.wantErr {
+				t.Errorf("existed: got %v, want %v", existed, !tc.wantErr)
 			}
 			if err != nil && !strings.Contains(err.Error(), "s3://out-bucket/"+key) {
 				t.Errorf("error %q does not name the key", err)

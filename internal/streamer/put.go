@@ -21,12 +21,12 @@ type ObjectPutter interface {
 // put writes one object. A 412 on a conditional write means an object
 // already holds the key; it counts as success only when the key proves
 // that object's content is this one (an earlier attempt of this batch made
-// it durable). Otherwise it is an error, so nothing is acknowledged that
-// was not stored.
-func (h *Handler) put(ctx context.Context, k objectKey, body []byte, contentType string, records int, seqs [2][]byte) error {
+// it durable), and existed says so. Otherwise it is an error, so nothing
+// is acknowledged that was not stored.
+func (h *Handler) put(ctx context.Context, k objectKey, body []byte, contentType string, records int, seqs [2][]byte) (existed bool, err error) {
 	key := k.name
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put s3://%s/%s: no time left before the deadline: %w", h.cfg.Bucket, key, err)
+		return false, fmt.Errorf("put s3://%s/%s: no time left before the deadline: %w", h.cfg.Bucket, key, err)
 	}
 	in := &s3.PutObjectInput{
 		Bucket:            aws.String(h.cfg.Bucket),
@@ -53,17 +53,17 @@ func (h *Handler) put(ctx context.Context, k objectKey, body []byte, contentType
 		in.SSEKMSKeyId = aws.String(h.cfg.KMSKeyID)
 		in.BucketKeyEnabled = aws.Bool(true)
 	}
-	_, err := h.s3.PutObject(ctx, in)
+	_, err = h.s3.PutObject(ctx, in)
 	var apiErr smithy.APIError
 	if h.cfg.ConditionalWrites && errors.As(err, &apiErr) && apiErr.ErrorCode() == "PreconditionFailed" {
 		if !k.provesContent {
-			return fmt.Errorf("put s3://%s/%s: the key is taken and does not prove it holds these records: %w", h.cfg.Bucket, key, err)
+			return false, fmt.Errorf("put s3://%s/%s: the key is taken and does not prove it holds these records: %w", h.cfg.Bucket, key, err)
 		}
 		h.tel.Log.InfoContext(ctx, "object already written by an earlier attempt", "key", key)
-		return nil
+		return true, nil
 	}
 	if err != nil {
-		return fmt.Errorf("put s3://%s/%s: %w", h.cfg.Bucket, key, err)
+		return false, fmt.Errorf("put s3://%s/%s: %w", h.cfg.Bucket, key, err)
 	}
-	return nil
+	return false, nil
 }
