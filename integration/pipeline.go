@@ -279,7 +279,6 @@ type Pipeline struct {
 	// forwarderEnv is the forwarder's environment, which the Lambda
 	// endpoint's GetFunctionConfiguration reports as AWS would.
 	forwarderEnv map[string]string
-	awsCfg       aws.Config
 
 	StreamerLogs, ForwarderLogs, PlannerLogs, ConverterLogs *SyncBuffer
 	mu                                                      sync.Mutex
@@ -408,8 +407,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	creds := credentials.NewStaticCredentialsProvider(S3AccessKey, S3SecretKey, "")
 	p.Requests = requestlog.New(accessKeys())
 	// The tests' own clients sign as the harness.
-	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentialsOf(Harness)}
-	p.awsCfg = awsCfg
+	awsCfg := aws.Config{Region: Region, Credentials: credentialsOf(Harness)}
 	if p.endpoints.streams, err = p.serveProxy("http://"+p.DDB.Addr, S3AccessKey); err != nil {
 		return nil, err
 	}
@@ -434,7 +432,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 		Retries: 2, RetryDelay: 300 * time.Millisecond,
 		// As the deployed planner's on-failure destination.
 		OnFailure: func(ev []byte, attempts int, fnErr error) {
-			rec, err := lambdarecord.Invocation{FunctionARN: "arn:aws:lambda:us-east-1:" + sqsapi.Account + ":function:" + PlannerFunction + ":$LATEST",
+			rec, err := lambdarecord.Invocation{FunctionARN: FunctionARN(PlannerFunction) + ":$LATEST",
 				Payload: ev, Attempts: attempts, ErrorPayload: lambdarecord.ErrorPayload(fnErr), RequestID: lambdarecord.NewRequestID(),
 				At: time.Now()}.Record()
 			if err == nil {
@@ -559,7 +557,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	p.LambdaClient = lambda.NewFromConfig(awsCfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(lambdaSrv.URL) })
 
 	common := map[string]string{
-		"AWS_REGION": "us-east-1", "AWS_SECRET_ACCESS_KEY": S3SecretKey,
+		"AWS_REGION": Region, "AWS_SECRET_ACCESS_KEY": S3SecretKey,
 		"S3_FORCE_PATH_STYLE": "true", "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_EC2_METADATA_DISABLED": "true",
 	}
 	streamerEnv := map[string]string{
@@ -646,7 +644,7 @@ func Start(ctx context.Context, opts Options) (_ *Pipeline, err error) {
 	// as the mapping's.
 	p.Requests.Add(StreamerPrincipal, iam.Call{Service: "dynamodbstreams", Operation: "ListStreams"})
 	p.Poller = poller.New(poller.Config{
-		StreamARN: p.StreamARN, FunctionARN: StreamerFunctionARN, Endpoint: p.endpoints.streams, Region: "us-east-1", Credentials: credentialsOf(StreamerPrincipal),
+		StreamARN: p.StreamARN, FunctionARN: StreamerFunctionARN, Endpoint: p.endpoints.streams, Region: Region, Credentials: credentialsOf(StreamerPrincipal),
 		BatchSize: opts.BatchSize, BatchingWindow: opts.BatchingWindow, MaxRetryAttempts: opts.MaxRetryAttempts,
 		BisectOnError: opts.BisectOnError, RetryDelay: 200 * time.Millisecond, Mutate: opts.Mutate,
 		Invoke: func(ctx context.Context, payload []byte) ([]byte, error, error) {
