@@ -21,7 +21,7 @@ build: $(FUNCTIONS:%=bin/%/bootstrap) ddbstream ## cross-compile each function a
 
 ddbstream: ## build the operator tool for this machine as bin/ddbstream (backfill, reconcile; bin/ddbstream --help)
 	@mkdir -p bin
-	go build -trimpath -o bin/ddbstream ./cmd/ddbstream
+	go build -trimpath -buildvcs=auto -o bin/ddbstream ./cmd/ddbstream
 
 bin/%/bootstrap: FORCE
 	@mkdir -p $(@D)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ const (
 	exitFailed      = 1   // the message says what to do
 	exitUsage       = 2   // bad flags or arguments
 	exitUnfinished  = 3   // --timeout came first; the work goes on in AWS, and running again attaches
+	exitDifferences = 4   // reconcile ran to the end and found the lake and the table differ
 	exitInterrupted = 130 // Ctrl-C, as shells report SIGINT
 )
 
@@ -84,6 +86,10 @@ const toolHelp = `ddbstream: operate a DynamoDB Streams -> S3 -> Databricks pipe
 Usage:
   ddbstream <command> [flags]
   ddbstream <command> --help
+  ddbstream --version    (or: ddbstream version)
+
+--version prints the build: its module version, the commit it was built
+from, and "modified" when the tree had uncommitted changes.
 
 Commands:
 %s
@@ -98,10 +104,12 @@ phase and every --progress-every. A summary goes to stdout at the end.
 
 Exit status:
   0    done
-  1    failed, or differences found: the message says what to do
+  1    failed: the message says what to do
   2    bad usage
   3    not finished within --timeout: the work goes on in AWS; run the same
        command again to attach to it
+  4    reconcile ran to the end and found differences (the summary lists
+       them); a reconcile that could not finish exits 1
   130  interrupted
 
 Examples:
@@ -135,6 +143,9 @@ func run(ctx context.Context, args []string, e env) int {
 			return run(ctx, []string{args[1], "--help"}, e)
 		}
 		fmt.Fprint(e.stdout, toolUsage())
+		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprintln(e.stdout, versionLine(debug.ReadBuildInfo()))
 		return exitOK
 	}
 	for _, c := range commands {
@@ -329,11 +340,14 @@ func fail(e env, name string, err error) int {
 		fmt.Fprintf(e.stderr, "what to do: %s\n", r)
 	}
 	var be *backfill.Error
+	var de *differencesError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.As(err, &be) && be.Unfinished:
 		return exitUnfinished
+	case errors.As(err, &de):
+		return exitDifferences
 	}
 	return exitFailed
 }
@@ -343,12 +357,15 @@ func fail(e env, name string, err error) int {
 func remedy(err error) string {
 	var be *backfill.Error
 	var re *remedyError
+	var de *differencesError
 	var apiErr smithy.APIError
 	switch {
 	case errors.As(err, &be):
 		return be.Remedy
 	case errors.As(err, &re):
 		return re.remedy
+	case errors.As(err, &de):
+		return differencesRemedy
 	case opsRemedy(err) != "":
 		return opsRemedy(err)
 	case errors.As(err, &apiErr):

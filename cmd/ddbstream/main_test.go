@@ -38,6 +38,7 @@ type fakeAWS struct {
 	started     []*dynamodb.ExportTableToPointInTimeInput
 	export      *types.ExportDescription
 	items       []map[string]types.AttributeValue // the live table, for reconcile
+	scanErr     error                             // what Scan returns instead of the items
 	onDescribed func()
 	puts        []string // keys written (the backfill's delete lines)
 }
@@ -114,6 +115,9 @@ func (f *fakeAWS) ListExports(context.Context, *dynamodb.ListExportsInput, ...fu
 }
 
 func (f *fakeAWS) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	if f.scanErr != nil {
+		return nil, f.scanErr
+	}
 	if aws.ToInt32(in.Segment) != 0 {
 		return &dynamodb.ScanOutput{}, nil // every item is in segment 0
 	}
@@ -178,10 +182,10 @@ func TestHelp(t *testing.T) {
 		args   []string
 		expect []string
 	}{
-		{[]string{"--help"}, []string{"Commands:", "backfill", "reconcile", "Exit status:", "Examples:"}},
+		{[]string{"--help"}, []string{"Commands:", "backfill", "reconcile", "Exit status:", "Examples:", "ddbstream --version", "4    reconcile ran to the end and found differences"}},
 		{[]string{"help", "backfill"}, []string{"Usage: ddbstream backfill", "-export-prefix", "Examples:", "BucketKeyArn"}},
 		{[]string{"backfill", "--help"}, []string{"Usage: ddbstream backfill", "-kms-key", "-streamer-function", "-planner-function", "-temp-dir", "REMOVE line", "Exit status:"}},
-		{[]string{"reconcile", "-h"}, []string{"Usage: ddbstream reconcile", "-read-rate", "Examples:"}},
+		{[]string{"reconcile", "-h"}, []string{"Usage: ddbstream reconcile", "-read-rate", "Examples:", "4 differences found", "1 the run failed"}},
 	}
 	for _, tc := range tests {
 		r := runWith(t, context.Background(), newFake(), nil, tc.args...)
@@ -233,10 +237,6 @@ func TestExitStatuses(t *testing.T) {
 		{"backfill interrupted", canceled, nil, nil, []string{"backfill", "--stack", "S"}, exitInterrupted, nil, []string{"interrupted"}},
 		{"reconcile equal", nil, nil, nil, []string{"reconcile", "--stack", "S", "--settle", "0s"}, exitOK,
 			[]string{"the lake equals the table", "scanned:"}, nil},
-		{"reconcile differences", nil, func(f *fakeAWS) {
-			f.items = []map[string]types.AttributeValue{{"pk": &types.AttributeValueMemberS{Value: "a"}}}
-		}, nil, []string{"reconcile", "--stack", "S", "--settle", "0s"}, exitFailed,
-			[]string{"1 differences", `example missing from lake:  {"pk":"a"}`}, []string{"the lake differs", "what to do: items missing"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +263,81 @@ func TestExitStatuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReconcileExitStatuses: a reconcile that finds differences exits
+// with a status of its own, so that a script tells "the lake needs a
+// repair" from "reconcile could not tell". The numbers are literal: they
+// are the contract --help and the README document.
+func TestReconcileExitStatuses(t *testing.T) {
+	oneItem := func(f *fakeAWS) {
+		f.items = []map[string]types.AttributeValue{{"pk": &types.AttributeValueMemberS{Value: "a"}}}
+	}
+	tests := []struct {
+		name           string
+		setup          func(*fakeAWS)
+		args           []string
+		expect         int
+		stdout, stderr []string
+	}{
+		{"equal", nil, []string{"--settle", "0s"}, 0, []string{"the lake equals the table"}, nil},
+		{"differences found", oneItem, []string{"--settle", "0s"}, 4,
+			[]string{"1 differences", `example missing from lake:  {"pk":"a"}`}, []string{"the lake differs", "what to do: items missing"}},
+		{"the scan failed", func(f *fakeAWS) {
+			oneItem(f)
+			f.scanErr = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform: dynamodb:Scan"}
+		}, []string{"--settle", "0s"}, 1, nil, []string{"dynamodb:Scan", "what to do: the AWS identity lacks the permission"}},
+		{"the stack is not there", func(f *fakeAWS) { f.outputs = nil }, nil, 1, nil, []string{"stack S not found"}},
+		{"bad usage", nil, []string{"--image-format", "xml"}, 2, nil, []string{"--image-format"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			r := runWith(t, context.Background(), f, nil, append([]string{"reconcile", "--stack", "S"}, tc.args...)...)
+			if got := r.code; got != tc.expect {
+				t.Errorf("exit status: got %d, expect %d\nstdout: %s\nstderr: %s", got, tc.expect, r.stdout, r.stderr)
+			}
+			for _, s := range tc.stdout {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+				}
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(r.stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestVersionCommand: --version, -version and version print the build's
+// line on stdout and exit 0, whichever spelling a user tries.
+func TestVersionCommand(t *testing.T) {
+	tests := []struct {
+		args []string
+	}{
+		{[]string{"--version"}},
+		{[]string{"-version"}},
+		{[]string{"version"}},
+	}
+	for _, tc := range tests {
+		r := runWith(t, context.Background(), newFake(), nil, tc.args...)
+		if got, expect := r.code, 0; got != expect {
+			t.Errorf("%v: exit status: got %d, expect %d (stderr %q)", tc.args, got, expect, r.stderr)
+		}
+		// A test binary carries no vcs.* settings: the line names the
+		// version alone; TestVersionLine covers the rest.
+		if got := r.stdout; !strings.HasPrefix(got, "ddbstream ") || strings.Count(got, "\n") != 1 {
+			t.Errorf("%v: stdout: got %q, expect one line starting \"ddbstream \"", tc.args, got)
+		}
+		if r.stderr != "" {
+			t.Errorf("%v: stderr: got %q, expect nothing", tc.args, r.stderr)
+		}
 	}
 }
 

@@ -45,9 +45,26 @@ Examples:
   ddbstream reconcile --stack DdbStreamPipeline --examples 50 --show-values
   ddbstream reconcile --table Orders --bucket my-lake --prefix cdc --image-format dynamodb
 
-Exit status: 0 the lake equals the table; 1 differences found (the summary
-lists them, with examples) or the run failed; 2 bad usage; 130 interrupted.
+Exit status: 0 the lake equals the table; 4 differences found (the summary
+lists them, with examples); 1 the run failed (the message says what to do),
+so nothing is known of the differences; 2 bad usage; 130 interrupted.
 `
+
+// differencesError is reconcile's finding that the lake and the table
+// differ. It is a result, not a failure of the run, so it has its own exit
+// status: a script tells "the lake needs a repair" from "reconcile could
+// not tell".
+type differencesError struct {
+	table string
+	n     int64
+}
+
+func (e *differencesError) Error() string {
+	return fmt.Sprintf("the lake differs from table %s: %d differences", e.table, e.n)
+}
+
+// differencesRemedy is what to do about a differencesError.
+const differencesRemedy = "items missing from the lake or different are repaired by a backfill (ddbstream backfill, same settings); look at the examples' keys and order keys for the rest, and at the pipeline's failure queues for records it gave up on"
 
 func runReconcile(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
@@ -117,8 +134,7 @@ func runReconcile(ctx context.Context, e env, args []string) int {
 	}
 	reconcileSummary(rep).WriteTo(e.stdout)
 	if n := rep.Differences(); n > 0 {
-		return fail(e, "reconcile", &remedyError{msg: fmt.Sprintf("the lake differs from table %s: %d differences", cfg.Table, n),
-			remedy: "items missing from the lake or different are repaired by a backfill (ddbstream backfill, same settings); look at the examples' keys and order keys for the rest, and at the pipeline's failure queues for records it gave up on"})
+		return fail(e, "reconcile", &differencesError{table: cfg.Table, n: n})
 	}
 	return exitOK
 }
