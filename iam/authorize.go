@@ -210,7 +210,7 @@ func (d Deployment) own(name, action string, c Call) (Authorization, error) {
 		// the resource's ARN and its account
 		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcearn).
 		ctx["aws:SourceArn"] = c.SourceARN
-		if acct := arnAccount(c.SourceARN); acct != "" {
+		if acct := ARNAccount(c.SourceARN); acct != "" {
 			ctx["aws:SourceAccount"] = acct
 		} else {
 			ctx["aws:SourceAccount"] = d.Account
@@ -512,8 +512,8 @@ func iamRole(Deployment, Call) (string, error) {
 	return "", fmt.Errorf("iam.Call has no field for the role's name")
 }
 
-// arnAccount is an ARN's account field, empty if it has none.
-func arnAccount(arn string) string {
+// ARNAccount is an ARN's account field, empty if it has none.
+func ARNAccount(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) < 6 || parts[0] != "arn" {
 		return ""

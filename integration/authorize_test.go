@@ -222,15 +222,13 @@ func rolePolicy(res map[string]any, prefix string) any {
 	return policies[0].(map[string]any)["PolicyDocument"]
 }
 
-// logicalIDOf is the logical ID CDK gave a construct path: the prefix
-// and an 8-hex-digit hash.
+// logicalIDOf is the logical ID CDK gave a construct path; a missing one
+// is left as the prefix, which authz.Load then reports unresolved.
 func logicalIDOf(res map[string]any, prefix string) string {
-	for id := range res {
-		if len(id) == len(prefix)+8 && strings.HasPrefix(id, prefix) {
-			return id
-		}
+	if id, ok := authz.LogicalID(res, prefix); ok {
+		return id
 	}
-	return prefix + "?"
+	return prefix
 }
 
 // eachStatement runs change on each statement of a policy document and

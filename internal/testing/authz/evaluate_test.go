@@ -196,7 +196,7 @@ func TestPlantedFaults(t *testing.T) {
 		{
 			name: "the stream ARN narrowed in ReadStream",
 			plant: setResource("PipelineStreamerRole", "ReadStream", func(tpl map[string]any) any {
-				return map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{logicalIDOf(tpl, "PipelineTable"), "Arn"}}, "/stream/other-label"}}}
+				return map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{logicalID(t, tpl, "PipelineTable"), "Arn"}}, "/stream/other-label"}}}
 			}),
 			call:       rec("streamer", iam.Call{Service: "dynamodbstreams", Operation: "GetRecords", Stream: localStreamARN(streamLabel)}),
 			wantAction: "dynamodb:GetRecords", wantDecided: iamsim.ImplicitlyDenied, wantWhy: "resource matches none of",
@@ -269,15 +269,6 @@ func TestPlantedFaults(t *testing.T) {
 			}
 		})
 	}
-}
-
-func logicalIDOf(tpl map[string]any, prefix string) string {
-	for id := range tpl["Resources"].(map[string]any) {
-		if logicalPrefix(id) == prefix {
-			return id
-		}
-	}
-	return prefix
 }
 
 // TestInvalidCalls: a call by a principal the stack does not know, a

@@ -91,24 +91,16 @@ func load(t *testing.T, tpl, ops map[string]any) *Stack {
 // (and then CDK's hash).
 func templateResource(t *testing.T, tpl map[string]any, prefix string) map[string]any {
 	t.Helper()
-	for id, r := range tpl["Resources"].(map[string]any) {
-		if logicalPrefix(id) == prefix {
-			return r.(map[string]any)
-		}
-	}
-	t.Fatalf("no resource %s in the template", prefix)
-	return nil
+	return tpl["Resources"].(map[string]any)[logicalID(t, tpl, prefix)].(map[string]any)
 }
 
 func logicalID(t *testing.T, tpl map[string]any, prefix string) string {
 	t.Helper()
-	for id := range tpl["Resources"].(map[string]any) {
-		if logicalPrefix(id) == prefix {
-			return id
-		}
+	id, ok := LogicalID(tpl["Resources"].(map[string]any), prefix)
+	if !ok {
+		t.Fatalf("no resource %s in the template", prefix)
 	}
-	t.Fatalf("no resource %s in the template", prefix)
-	return ""
+	return id
 }
 
 // roleStatements are the statements of a role's inline policies.

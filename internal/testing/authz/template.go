@@ -101,6 +101,18 @@ func logicalPrefix(id string) string {
 	return id
 }
 
+// LogicalID is the logical ID of the resource among a template's
+// Resources whose ID, without CDK's hash, is prefix: for tests that edit
+// a template before Load (planting a fault in a policy).
+func LogicalID(resources map[string]any, prefix string) (string, bool) {
+	for id := range resources {
+		if logicalPrefix(id) == prefix {
+			return id, true
+		}
+	}
+	return "", false
+}
+
 // Load resolves a template (JSON: Resources, Outputs, Parameters) for env.
 // Every Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select and Fn::Split
 // is resolved, with the pseudo parameters AWS::Partition, AWS::Region,

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ddbstream/pipeline/iam"
 	"github.com/ddbstream/pipeline/internal/testing/iamsim"
 )
 
@@ -77,7 +78,7 @@ func (s *Stack) roleTrustChecks(r *resource) []iamsim.Check {
 		// narrows it to (the role itself, assuming itself with its own
 		// policies); without one, any principal of the account.
 		caller, callerRole, pols := st.aws, st.aws, anyAssume
-		account := arnAccount(st.aws)
+		account := iam.ARNAccount(st.aws)
 		if strings.HasSuffix(st.aws, ":root") {
 			caller = "arn:" + s.env.Partition + ":iam::" + account + ":role/any-principal"
 			if st.principalARN != "" {
@@ -120,15 +121,6 @@ func (s *Stack) roleTrustChecks(r *resource) []iamsim.Check {
 				Request: request(intruder, anyAssume, with(intruder, id)), Want: iamsim.ImplicitlyDenied})
 	}
 	return checks
-}
-
-// arnAccount is an ARN's account field.
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
-	}
-	return parts[4]
 }
 
 // identityPoliciesOf are the policies of the stack's role roleARN.
